@@ -1,0 +1,25 @@
+"""jobstore: a persistent, queryable store of long-running jobs on SQLite."""
+
+from __future__ import annotations
+
+from .errors import (
+    IllegalTransition,
+    InvalidJob,
+    JobNotFound,
+    JobStoreError,
+    MatchNotFound,
+    PermissionDenied,
+    QueryError,
+    SchemaError,
+)
+
+__all__ = [
+    "IllegalTransition",
+    "InvalidJob",
+    "JobNotFound",
+    "JobStoreError",
+    "MatchNotFound",
+    "PermissionDenied",
+    "QueryError",
+    "SchemaError",
+]

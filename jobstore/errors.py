@@ -1,0 +1,46 @@
+"""The one error hierarchy of jobstore: everything the library raises on purpose."""
+
+from __future__ import annotations
+
+__all__ = [
+    "IllegalTransition",
+    "InvalidJob",
+    "JobNotFound",
+    "JobStoreError",
+    "MatchNotFound",
+    "PermissionDenied",
+    "QueryError",
+    "SchemaError",
+]
+
+
+class JobStoreError(Exception):
+    """Base class of every error jobstore raises deliberately."""
+
+
+class QueryError(JobStoreError, ValueError):
+    """Malformed filters or options; raised before any job is read."""
+
+
+class MatchNotFound(JobStoreError, LookupError):
+    """``options.get`` was set and no job matched."""
+
+
+class JobNotFound(JobStoreError, LookupError):
+    """No job has the given id (or the caller may not see it)."""
+
+
+class IllegalTransition(JobStoreError, ValueError):
+    """A lifecycle call that the job's current state does not allow."""
+
+
+class InvalidJob(JobStoreError, ValueError):
+    """A job (or a value for one of its fields) does not fit the job schema."""
+
+
+class PermissionDenied(JobStoreError, PermissionError):
+    """The caller's credentials do not allow this operation on this job."""
+
+
+class SchemaError(JobStoreError):
+    """The database file has a schema this version cannot open or migrate."""

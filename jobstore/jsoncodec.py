@@ -1,0 +1,72 @@
+"""JSON in and out of the JSON columns, with the limits SQLite's JSON functions need.
+
+SQLite 3.40's JSON functions cut strings at a NUL character, turn integers
+beyond 64 bits into reals and have no NaN; a value they would misread is
+refused here, at write time, so that SQL and Python always see the same data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+__all__ = ["JSONValueError", "check_json_value", "dumps", "loads"]
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+class JSONValueError(ValueError):
+    """A value that cannot be stored as JSON exactly; ``where`` is its path."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+def check_json_value(value: Any, where: str = "$") -> None:
+    """Raise JSONValueError if ``value`` is not JSON that SQLite reads back unchanged."""
+    if value is None or value is True or value is False:
+        return
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            raise JSONValueError(where, "strings may not contain NUL characters")
+    elif kind is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise JSONValueError(where, "integers must fit in 64 bits")
+    elif kind is float:
+        if not math.isfinite(value):
+            raise JSONValueError(where, f"{value!r} has no JSON form")
+    elif kind is list or kind is tuple:
+        for index, item in enumerate(value):
+            check_json_value(item, f"{where}[{index}]")
+    elif kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise JSONValueError(where, f"object keys must be strings, not {key!r}")
+            if "\x00" in key:
+                raise JSONValueError(where, "object keys may not contain NUL characters")
+            check_json_value(item, f"{where}.{key}")
+    elif isinstance(value, bool | int | float | str | list | tuple | dict):
+        # Subclasses (IntEnum, OrderedDict, ...) are checked as their base type.
+        base = next(t for t in (bool, int, float, str, list, tuple, dict) if isinstance(value, t))
+        check_json_value(base(value), where)
+    else:
+        raise JSONValueError(where, f"{type(value).__name__} is not a JSON type")
+
+
+def dumps(value: Any, where: str = "$") -> str:
+    """Serialise a checked JSON value to compact text (surrogates and the like refused)."""
+    check_json_value(value, where)
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise JSONValueError(where, str(exc)) from exc
+
+
+def loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
