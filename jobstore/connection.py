@@ -1,0 +1,192 @@
+"""SQLite connections for one store: per-thread for files, one shared for ``:memory:``.
+
+Rules (the "threading rule" of ``JobStore``):
+
+* A file database gets one connection per thread (``threading.local``), all in
+  autocommit mode, WAL journal, ``synchronous=NORMAL`` and a busy timeout.
+  Threads and processes serialise their writes with ``BEGIN IMMEDIATE``
+  (waiting on the busy timeout, then retrying); readers never block writers.
+* ``:memory:`` is private to one connection, so every thread shares a single
+  connection and an ``RLock`` serialises its writes.
+
+Durability: under WAL, ``synchronous=NORMAL`` never corrupts the database and
+loses nothing when a process crashes; only a power cut or OS crash may lose
+the last few commits. Jobs are bookkeeping, not payload, so we take the
+roughly 10x faster commits. Pass ``synchronous="FULL"`` for the other choice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import sqlite_utils
+
+from . import schema
+from .errors import JobStoreError
+from .query import functions
+
+__all__ = ["Connections", "is_busy"]
+
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLITE_BUSY / SQLITE_LOCKED ("database is locked"), worth a retry."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+class Connections:
+    """Open, hand out and close the connections of one database."""
+
+    def __init__(
+        self, path: str, *, busy_timeout: float = 10.0, synchronous: str = "NORMAL"
+    ) -> None:
+        if synchronous.upper() not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
+        self.path = path
+        self.memory = path in (":memory:", "")
+        self.busy_timeout = busy_timeout
+        self._synchronous = synchronous.upper()
+        self._local = threading.local()
+        self._registry_lock = threading.Lock()
+        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._closed = False
+        # The shared :memory: connection's lock; re-entrant so a listener that
+        # reads the store from inside a write does not deadlock.
+        self.lock: threading.RLock | None = threading.RLock() if self.memory else None
+        self._shared: sqlite3.Connection | None = None
+        first = self._open()
+        if self.memory:
+            self._shared = first
+        else:
+            self._local.conn = first
+            self._local.db = None
+        self._retry(lambda: schema.apply_migrations(first))
+
+    # -- connections -------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        if self._closed:
+            raise JobStoreError("the job store is closed")
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,  # autocommit: we issue BEGIN IMMEDIATE ourselves
+            check_same_thread=False,  # so close() may run on any thread
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        if not self.memory:
+            self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        functions.register(conn)
+        with self._registry_lock:
+            self._forget_dead_threads()
+            self._opened.append((threading.current_thread(), conn))
+        return conn
+
+    def _forget_dead_threads(self) -> None:
+        """Close connections of threads that have ended (their thread-locals are gone)."""
+        alive = []
+        for thread, conn in self._opened:
+            if thread.is_alive() or conn is self._shared:
+                alive.append((thread, conn))
+            else:
+                conn.close()
+        self._opened = alive
+
+    def get(self) -> sqlite3.Connection:
+        """The calling thread's connection (the shared one for ``:memory:``)."""
+        if self._shared is not None:
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            self._local.db = None
+        return conn
+
+    def database(self) -> sqlite_utils.Database:
+        """The calling thread's connection wrapped as a ``sqlite_utils.Database``."""
+        conn = self.get()
+        holder: Any = self if self._shared is not None else self._local
+        db = getattr(holder, "db", None)
+        if db is None or db.conn is not conn:
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            holder.db = db
+        return db
+
+    def close(self) -> None:
+        """Close every connection this object opened (idempotent)."""
+        with self._registry_lock:
+            self._closed = True
+            for _thread, conn in self._opened:
+                conn.close()
+            self._opened = []
+        self._shared = None
+        self._local = threading.local()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- transactions ------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: commit on success, roll back on error."""
+        conn = self.get()
+        lock = self.lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            if conn.in_transaction:
+                raise JobStoreError("nested write transactions are not supported")
+            self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextlib.contextmanager
+    def statement(self) -> Iterator[sqlite3.Connection]:
+        """For one self-contained (autocommit) statement: holds the ``:memory:`` lock."""
+        lock = self.lock
+        if lock is None:
+            yield self.get()
+            return
+        with lock:
+            yield self.get()
+
+    def _retry(self, action: Any) -> Any:
+        """Run ``action``, retrying on SQLITE_BUSY until twice the busy timeout passed.
+
+        The busy handler already waits ``busy_timeout``; SQLite skips it in a
+        few cases (e.g. while another connection recovers the WAL), hence the loop.
+        """
+        deadline = time.monotonic() + 2 * self.busy_timeout
+        delay = 0.001
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)

@@ -1,0 +1,99 @@
+"""Job log files: one append-only file per job, named from the job id alone.
+
+The folder sits beside the database (``<db path>.logs/``). File names never
+contain user input, so a method name or argument can never steer a write
+outside the folder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["EXCERPT_HEAD", "EXCERPT_TAIL", "LogFolder", "excerpt", "excerpt_text"]
+
+EXCERPT_HEAD = 10
+EXCERPT_TAIL = 10
+
+
+class LogFolder:
+    """The folder holding the log files of one database."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def path_for(self, job_id: int) -> Path:
+        """The log file of ``job_id`` (which need not exist yet)."""
+        # int() so that nothing but digits can ever reach the file name.
+        return self.path / f"{int(job_id)}.log"
+
+    def append(self, job_id: int, data: bytes | str) -> Path:
+        """Append ``data`` (str is written as UTF-8) to the job's log; return its path."""
+        if isinstance(data, str):
+            data = data.encode("utf-8", errors="surrogateescape")
+        target = self.path_for(job_id)
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab") as handle:
+            handle.write(data)
+        return target
+
+    def excerpt(self, job_id: int) -> str | None:
+        """The excerpt of the job's log, or None when it has no log file."""
+        return excerpt(self.path_for(job_id))
+
+    def remove(self, job_id: int) -> None:
+        """Delete the job's log file if there is one."""
+        self.path_for(job_id).unlink(missing_ok=True)
+
+
+def excerpt(path: Path) -> str | None:
+    """First 10 and last 10 lines of a log file, or None when the file does not exist.
+
+    Streams the file, so a huge log costs time but not memory.
+    """
+    try:
+        with open(path, "rb") as handle:
+            return _excerpt_lines(handle)
+    except FileNotFoundError:
+        return None
+
+
+def excerpt_text(text: bytes | str) -> str:
+    """The excerpt of a whole log held in memory (same rules as ``excerpt``).
+
+    >>> excerpt_text(b"a\\nb\\n")
+    'a\\nb'
+    """
+    if isinstance(text, str):
+        text = text.encode("utf-8", errors="surrogateescape")
+    return _excerpt_lines(io.BytesIO(text))
+
+
+def _excerpt_lines(lines: Iterable[bytes]) -> str:
+    head: list[bytes] = []
+    tail: deque[bytes] = deque(maxlen=EXCERPT_TAIL)
+    total = 0
+    for line in lines:
+        total += 1
+        if len(head) < EXCERPT_HEAD:
+            head.append(line)
+        else:
+            tail.append(line)
+    return _render(head, list(tail), total)
+
+
+def _render(head: list[bytes], tail: list[bytes], total: int) -> str:
+    """Join the kept lines (without their line ends); mark how many were left out."""
+    kept = [_decode(line) for line in head]
+    skipped = total - len(head) - len(tail)
+    if skipped > 0:
+        kept.append(f"... {skipped} more lines ...")
+    kept.extend(_decode(line) for line in tail)
+    return "\n".join(kept)
+
+
+def _decode(line: bytes) -> str:
+    return line.rstrip(b"\r\n").decode("utf-8", errors="replace")

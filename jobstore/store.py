@@ -1,0 +1,694 @@
+"""``JobStore``: jobs persisted in SQLite, with their lifecycle, retention, logs and recovery."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import sqlite3
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlite_utils
+from pydantic import ValidationError
+
+from . import jsoncodec
+from .batch import encode_batch
+from .connection import Connections
+from .errors import IllegalTransition, InvalidJob, JobNotFound
+from .logs import LogFolder
+from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
+from .rows import SELECT_SQL, job_to_row, row_to_job
+from .runner import current_runner, is_alive, runner_pid
+from .timeutil import format_timestamp, now_timestamp
+
+__all__ = ["JobStore", "Listener"]
+
+logger = logging.getLogger(__name__)
+
+#: ``listener(kind, job_id, job)``: kind is "ADDED", "CHANGED" or "REMOVED".
+Listener = Callable[[str, int, "dict[str, Any] | None"], None]
+
+_FINISHED_SQL = "('SUCCESS', 'FAILED', 'ABORTED')"
+_UNFINISHED_SQL = "('WAITING', 'RUNNING')"
+_INSERT_SQL = f"INSERT INTO jobs ({SELECT_SQL}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
+_CREATE_SQL = (
+    f"INSERT INTO jobs ({SELECT_SQL}, runner) VALUES ({', '.join('?' * (len(JOB_FIELDS) + 1))})"
+)
+_SELECT_ONE_SQL = f"SELECT {SELECT_SQL} FROM jobs WHERE id = ?"
+_TRANSIENT = JOB_FIELDS.index("transient")
+_LOGS_PATH = JOB_FIELDS.index("logs_path")
+_ID_CHUNK = 500  # ids per "IN (...)" lookup, well under SQLite's variable limit
+
+
+class _Outcome:
+    """What a committed write still owes: events to send and log files to delete."""
+
+    __slots__ = ("events", "logs", "removed")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, dict[str, Any] | None]] = []
+        self.logs: list[int] = []  # jobs whose log file goes with them
+        self.removed: list[int] = []  # every job deleted by retention
+
+
+class JobStore:
+    """A persistent store of jobs in one SQLite file (or ``":memory:"``).
+
+    >>> store = JobStore(":memory:")
+    >>> job_id = store.create("pool.scrub", [1])
+    >>> store.start(job_id); store.succeed(job_id, {"errors": 0})
+    >>> store.get_job(job_id)["state"]
+    'SUCCESS'
+
+    Threads and processes: one store may be used from any number of threads;
+    each thread gets its own connection to a file database, while ``:memory:``
+    (private to one connection) shares one connection guarded by a lock. Any
+    number of processes may open the same file: every write is a
+    ``BEGIN IMMEDIATE`` transaction (waiting ``busy_timeout`` seconds, then
+    retrying) and every transition is one guarded UPDATE, so two writers can
+    never both move the same job. Change events (``_listeners``) only report
+    changes made through this store object.
+
+    Retention: at most ``max_finished`` finished non-transient jobs are kept
+    (the oldest by ``time_finished``, then ``id``, are deleted with their
+    logs when a job finishes); a transient job is deleted once it has been
+    finished for ``transient_grace`` seconds (immediately by default, else on
+    a later write). WAITING and RUNNING jobs are never pruned. ``insert_many``
+    keeps an imported history as given; it is trimmed on the next finish or
+    by ``prune()``.
+
+    Logs live in ``logs_dir`` (default ``<db path>.logs/``); for ``:memory:``
+    a temporary folder that ``close()`` deletes.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_finished: int = 1000,
+        transient_grace: float = 0.0,
+        logs_dir: str | os.PathLike[str] | None = None,
+        busy_timeout: float = 10.0,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        if isinstance(max_finished, bool) or not isinstance(max_finished, int) or max_finished < 0:
+            raise ValueError(f"max_finished must be an int >= 0, not {max_finished!r}")
+        if not math.isfinite(transient_grace) or transient_grace < 0:
+            raise ValueError(f"transient_grace must be >= 0 seconds, not {transient_grace!r}")
+        self.path = os.fspath(path)
+        self.max_finished = max_finished
+        self.transient_grace = float(transient_grace)
+        self._conns = Connections(self.path, busy_timeout=busy_timeout, synchronous=synchronous)
+        self._temporary_logs = logs_dir is None and self._conns.memory
+        if logs_dir is not None:
+            folder = os.path.abspath(logs_dir)
+        elif self._conns.memory:
+            folder = tempfile.mkdtemp(prefix="jobstore-logs-")
+        else:
+            folder = os.path.abspath(self.path) + ".logs"
+        self.logs_dir = Path(folder)
+        self._logs = LogFolder(self.logs_dir)
+        #: Called after every committed change; see ``_notify``.
+        self._listeners: list[Listener] = []
+
+    # -- connections and transactions -------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        """The calling thread's connection (for the query engine); autocommit mode."""
+        return self._conns.get()
+
+    def _write(self) -> Any:
+        """``with store._write() as conn:`` one ``BEGIN IMMEDIATE`` transaction."""
+        return self._conns.write()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The calling thread's connection as a ``sqlite_utils.Database``."""
+        return self._conns.database()
+
+    def close(self) -> None:
+        """Close every connection (and delete the temporary logs of ``:memory:``)."""
+        self._conns.close()
+        if self._temporary_logs:
+            shutil.rmtree(self.logs_dir, ignore_errors=True)
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        """The job with this id, in JSON form; JobNotFound if there is none."""
+        with self._conns.statement() as conn:
+            row = conn.execute(_SELECT_ONE_SQL, (_check_id(job_id),)).fetchone()
+        if row is None:
+            raise JobNotFound(f"job {job_id} does not exist")
+        return row_to_job(row)
+
+    def get_jobs(
+        self,
+        filters: list[Any] | None = None,
+        options: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]] | dict[str, Any] | int:
+        """Query jobs (``core.get_jobs`` semantics, see QUERY.md); for now all jobs by id."""
+        return self._select_all()
+
+    def _select_all(self) -> list[dict[str, Any]]:
+        with self._conns.statement() as conn:
+            rows = conn.execute(f"SELECT {SELECT_SQL} FROM jobs ORDER BY id").fetchall()
+        return [row_to_job(row) for row in rows]
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def create(
+        self,
+        method: str,
+        arguments: Iterable[Any] = (),
+        *,
+        description: str | None = None,
+        transient: bool = False,
+        abortable: bool = False,
+        credentials: dict[str, Any] | None = None,
+        message_ids: Iterable[Any] = (),
+    ) -> int:
+        """Record a new WAITING job run by this process; return its id."""
+        try:
+            job = Job(
+                method=method,
+                arguments=list(arguments) if isinstance(arguments, tuple) else arguments,
+                description=description,
+                transient=transient,
+                abortable=abortable,
+                credentials=credentials,
+                message_ids=list(message_ids) if isinstance(message_ids, tuple) else message_ids,
+            )
+            row = job_to_row(job)
+        except ValidationError as exc:
+            raise InvalidJob(_describe(exc, "create")) from None
+        except jsoncodec.JSONValueError as exc:
+            raise InvalidJob(f"create: {exc}") from None
+        with self._write() as conn:
+            job_id = int(conn.execute(_CREATE_SQL, (*row, current_runner())).lastrowid or 0)
+        if self._listeners and not transient:
+            self._notify("ADDED", job_id, row_to_job((job_id, *row[1:])))
+        return job_id
+
+    def start(self, job_id: int) -> None:
+        """WAITING -> RUNNING; sets ``time_started`` and records this process as the runner."""
+        self._update(
+            job_id,
+            "start",
+            "only a WAITING job can start",
+            "state = 'RUNNING', time_started = ?, runner = ?",
+            "state = 'WAITING'",
+            (now_timestamp(), current_runner()),
+        )
+
+    def set_progress(
+        self,
+        job_id: int,
+        percent: float | None = None,
+        description: str | None = None,
+        extra: Any = None,
+    ) -> None:
+        """Change the given parts of ``progress`` (None leaves a part as it is).
+
+        ``percent`` is rounded down to an int. Allowed on WAITING and RUNNING
+        jobs (a queued job may report e.g. "waiting for lock"); refused once
+        the job has finished.
+        """
+        parts: list[str] = []
+        params: list[Any] = []
+        if percent is not None:
+            parts.append("'$.percent', ?")
+            params.append(_percent(percent))
+        if description is not None:
+            if not isinstance(description, str):
+                raise InvalidJob(f"progress description must be a string, not {description!r}")
+            jsoncodec.check_json_value(description, "progress.description")
+            parts.append("'$.description', ?")
+            params.append(description)
+        if extra is not None:
+            try:
+                params.append(jsoncodec.dumps(extra, "progress.extra"))
+            except jsoncodec.JSONValueError as exc:
+                raise InvalidJob(f"set_progress: {exc}") from None
+            parts.append("'$.extra', json(?)")
+        value = f"json_set(progress, {', '.join(parts)})" if parts else "progress"
+        self._update(
+            job_id,
+            "set progress of",
+            "a finished job's progress never changes",
+            f"progress = {value}",
+            f"state IN {_UNFINISHED_SQL}",
+            tuple(params),
+        )
+
+    def succeed(self, job_id: int, result: Any = None) -> None:
+        """RUNNING -> SUCCESS with ``result``; ``progress.percent`` becomes 100.
+
+        A result that cannot be stored as JSON is stored as null, and the
+        reason goes to ``result_encoding_error`` (the job still succeeds).
+        """
+        try:
+            result_text, encoding_error = jsoncodec.dumps(result, "result"), "null"
+        except (ValueError, RecursionError) as exc:
+            result_text, encoding_error = "null", jsoncodec.dumps(str(exc) or repr(exc))
+        self._finish(
+            job_id,
+            "SUCCESS",
+            "succeed",
+            "only a RUNNING job can succeed",
+            "result = ?, result_encoding_error = ?, "
+            "progress = json_set(progress, '$.percent', 100)",
+            (result_text, encoding_error),
+            "state = 'RUNNING'",
+        )
+
+    def fail(
+        self,
+        job_id: int,
+        error: str | BaseException,
+        exception: str | None = None,
+        exc_info: dict[str, Any] | ExcInfo | None = None,
+    ) -> None:
+        """WAITING/RUNNING -> FAILED.
+
+        ``error`` may be the message, or the caught exception itself: then the
+        message is ``str(exc)``, ``exception`` its formatted traceback and
+        ``exc_info`` its repr, type name, errno and ``extra`` attribute
+        (explicit ``exception``/``exc_info`` arguments win).
+        """
+        if isinstance(error, BaseException):
+            exc = error
+            error = str(exc) or type(exc).__name__
+            if exception is None:
+                exception = "".join(traceback.format_exception(exc))
+            if exc_info is None:
+                exc_info = _exc_info(exc)
+        if not isinstance(error, str):
+            raise InvalidJob(f"fail: error must be a string or an exception, not {error!r}")
+        if exception is not None and not isinstance(exception, str):
+            raise InvalidJob(f"fail: exception must be a string, not {exception!r}")
+        try:
+            info = None if exc_info is None else ExcInfo.model_validate(exc_info).model_dump()
+            info_text = jsoncodec.dumps(info, "exc_info")
+            jsoncodec.check_json_value(error, "error")
+            jsoncodec.check_json_value(exception, "exception")
+        except ValidationError as exc:
+            raise InvalidJob(_describe(exc, "fail: exc_info")) from None
+        except jsoncodec.JSONValueError as exc:
+            raise InvalidJob(f"fail: {exc}") from None
+        self._finish(
+            job_id,
+            "FAILED",
+            "fail",
+            "only a WAITING or RUNNING job can fail",
+            "error = ?, exception = ?, exc_info = ?",
+            (error, exception, info_text),
+            f"state IN {_UNFINISHED_SQL}",
+        )
+
+    def fail_with(self, job_id: int, exc: BaseException) -> None:
+        """Record a caught exception: ``fail(job_id, exc)``."""
+        self.fail(job_id, exc)
+
+    def abort(self, job_id: int) -> None:
+        """-> ABORTED: a WAITING job, or a RUNNING job that is abortable."""
+        self._finish(
+            job_id,
+            "ABORTED",
+            "abort",
+            "only a WAITING job or an abortable RUNNING job can be aborted",
+            "",
+            (),
+            "(state = 'WAITING' OR (state = 'RUNNING' AND abortable = 1))",
+        )
+
+    # -- logs --------------------------------------------------------------
+
+    def append_log(self, job_id: int, data: bytes | str) -> None:
+        """Append to the job's log file (str as UTF-8); refused once the job finished."""
+        if not isinstance(data, bytes | str):
+            raise InvalidJob(f"log data must be bytes or str, not {type(data).__name__}")
+        job_id = _check_id(job_id)
+        changed = None
+        with self._write() as conn:
+            # Inside the write lock, so a finishing transition (which reads the
+            # log for its excerpt under the same lock) never misses a line.
+            row = conn.execute(
+                "SELECT state, logs_path FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise JobNotFound(f"job {job_id} does not exist")
+            if row[0] in FINISHED_STATES:
+                raise IllegalTransition(
+                    f"cannot append to the log of job {job_id}: it is {row[0]}; "
+                    "a finished job's log is closed"
+                )
+            path = self._logs.append(job_id, data)
+            if row[1] is None:
+                changed = conn.execute(
+                    f"UPDATE jobs SET logs_path = ? WHERE id = ? RETURNING {SELECT_SQL}",
+                    (str(path), job_id),
+                ).fetchall()
+        if changed and self._listeners and changed[0][_TRANSIENT] != 1:
+            self._notify("CHANGED", job_id, row_to_job(changed[0]))
+
+    # -- retention ---------------------------------------------------------
+
+    def prune(self) -> list[int]:
+        """Apply retention now (it also runs whenever a job finishes); return deleted ids."""
+        outcome = _Outcome()
+        with self._write() as conn:
+            self._prune(conn, outcome)
+        self._after_commit(outcome)
+        return outcome.removed
+
+    def _prune(self, conn: sqlite3.Connection, outcome: _Outcome) -> None:
+        """Delete expired transient jobs and the finished jobs beyond ``max_finished``.
+
+        Runs inside the finishing transaction. The finished count is one row
+        kept by triggers, and both lookups walk an index from its old end, so
+        the cost is that of the rows deleted, not of the table.
+        """
+        cutoff = format_timestamp(datetime.now(UTC) - timedelta(seconds=self.transient_grace))
+        expired = conn.execute(
+            "SELECT id, logs_path FROM jobs "
+            f"WHERE transient = 1 AND time_finished < ? AND state IN {_FINISHED_SQL}",
+            (cutoff,),
+        ).fetchall()
+        if expired:
+            self._delete(conn, [(job_id, path, None) for job_id, path in expired], outcome)
+        (finished,) = conn.execute("SELECT finished FROM job_counts WHERE id = 1").fetchone()
+        excess = finished - self.max_finished
+        if excess <= 0:
+            return
+        columns = f"id, logs_path, {SELECT_SQL}" if self._listeners else "id, logs_path"
+        # INDEXED BY: without statistics the planner would pick (state, method) and sort.
+        oldest = conn.execute(
+            f"SELECT {columns} FROM jobs INDEXED BY jobs_time_finished "
+            f"WHERE state IN {_FINISHED_SQL} AND transient = 0 "
+            "ORDER BY time_finished, id LIMIT ?",
+            (excess,),
+        ).fetchall()
+        self._delete(
+            conn,
+            [(row[0], row[1], row_to_job(row[2:]) if len(row) > 2 else None) for row in oldest],
+            outcome,
+            notify=True,
+        )
+
+    def _delete(
+        self,
+        conn: sqlite3.Connection,
+        victims: list[tuple[int, str | None, dict[str, Any] | None]],
+        outcome: _Outcome,
+        *,
+        notify: bool = False,
+    ) -> None:
+        conn.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id, _, _ in victims])
+        for job_id, logs_path, job in victims:
+            outcome.removed.append(job_id)
+            if logs_path is not None:
+                outcome.logs.append(job_id)
+            if notify:
+                outcome.events.append(("REMOVED", job_id, job))
+
+    def _after_commit(self, outcome: _Outcome) -> None:
+        for job_id in outcome.logs:
+            try:
+                self._logs.remove(job_id)
+            except OSError:
+                logger.exception("could not delete the log of pruned job %s", job_id)
+        for kind, job_id, job in outcome.events:
+            self._notify(kind, job_id, job)
+
+    # -- recovery ----------------------------------------------------------
+
+    def orphaned_jobs(self) -> list[dict[str, Any]]:
+        """WAITING/RUNNING jobs whose runner process is gone (nothing is changed)."""
+        return [job for _runner, job in self._orphans()]
+
+    def recover(self, *, state: str = "FAILED", error: str | None = None) -> list[int]:
+        """Finish every orphaned job as FAILED (or ABORTED); return the ids changed.
+
+        A daemon calls this at start-up. Jobs of processes still alive on this
+        host are left alone; so is a job another process picks up meanwhile.
+        """
+        if state not in ("FAILED", "ABORTED"):
+            raise InvalidJob(f"recover: state must be 'FAILED' or 'ABORTED', not {state!r}")
+        if error is not None and not isinstance(error, str):
+            raise InvalidJob(f"recover: error must be a string, not {error!r}")
+        changed = []
+        for runner, job in self._orphans():
+            pid = runner_pid(runner)
+            message = error or (
+                f"Job interrupted: the process that ran it (pid {pid}) is no longer running"
+                if pid is not None
+                else "Job interrupted: no running process was recorded for it"
+            )
+            if self._finish(
+                job["id"],
+                state,
+                "recover",
+                "",
+                "error = ?",
+                (message,),
+                f"state IN {_UNFINISHED_SQL} AND runner IS ?",
+                (runner,),
+                quiet=True,
+            ):
+                changed.append(job["id"])
+        return changed
+
+    def _orphans(self) -> list[tuple[str | None, dict[str, Any]]]:
+        with self._conns.statement() as conn:
+            rows = conn.execute(
+                f"SELECT runner, {SELECT_SQL} FROM jobs "
+                f"WHERE state IN {_UNFINISHED_SQL} ORDER BY id"
+            ).fetchall()
+        alive: dict[str | None, bool] = {}
+        orphans = []
+        for runner, *row in rows:
+            if runner not in alive:
+                alive[runner] = is_alive(runner)
+            if not alive[runner]:
+                orphans.append((runner, row_to_job(row)))
+        return orphans
+
+    # -- bulk import ---------------------------------------------------------
+
+    def insert_many(
+        self,
+        jobs: Iterable[dict[str, Any] | Job],
+        *,
+        batch_size: int = 5000,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Insert jobs given in JSON form (missing fields take a new job's defaults).
+
+        A job keeps its ``id`` if it has one; the others get new ids. All or
+        nothing: a job that does not fit the schema, or an id that is
+        duplicated (in the batch or in the store), raises InvalidJob naming
+        the job's index and field, and nothing is written. ``progress`` is
+        called with the number of jobs written so far after each batch.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size!r}")
+        rows, explicit = encode_batch(jobs)
+        if not rows:
+            return []
+        with self._write() as conn:
+            self._check_ids_free(conn, explicit)
+            next_id = max(self._last_id(conn), max(explicit, default=0)) + 1
+            for index, row in enumerate(rows):
+                if row[0] is None:
+                    rows[index] = (next_id, *row[1:])
+                    next_id += 1
+            for start in range(0, len(rows), batch_size):
+                conn.executemany(_INSERT_SQL, rows[start : start + batch_size])
+                if progress is not None:
+                    progress(min(start + batch_size, len(rows)))
+        if self._listeners:
+            for row in rows:
+                if row[_TRANSIENT] != 1:
+                    self._notify("ADDED", row[0], row_to_job(row))
+        return [row[0] for row in rows]
+
+    @staticmethod
+    def _last_id(conn: sqlite3.Connection) -> int:
+        """The highest id ever handed out (AUTOINCREMENT's memory, or the table's max)."""
+        (last,) = conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), "
+            "coalesce((SELECT max(id) FROM jobs), 0))"
+        ).fetchone()
+        return int(last)
+
+    @staticmethod
+    def _check_ids_free(conn: sqlite3.Connection, explicit: dict[int, int]) -> None:
+        ids = list(explicit)
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            taken = conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks})", chunk).fetchall()
+            if taken:
+                index, job_id = min((explicit[job_id], job_id) for (job_id,) in taken)
+                raise InvalidJob(f"job #{index}, field 'id': a job with id {job_id} already exists")
+
+    # -- change events -------------------------------------------------------
+
+    def _notify(self, kind: str, job_id: int, job: dict[str, Any] | None) -> None:
+        """Tell every listener about a committed change: ``listener(kind, job_id, job)``.
+
+        ``kind`` is "ADDED", "CHANGED" or "REMOVED" (also for retention); ``job``
+        is the job after the change (for REMOVED, as it was when deleted).
+        Transient jobs are never reported. Listeners run on the writing thread
+        after the commit; one that raises is logged and skipped.
+        """
+        for listener in list(self._listeners):
+            try:
+                listener(kind, job_id, job)
+            except Exception:
+                logger.exception(
+                    "job store listener %r failed on %s of job %s", listener, kind, job_id
+                )
+
+    # -- transition machinery ------------------------------------------------
+
+    def _update(
+        self,
+        job_id: int,
+        action: str,
+        rule: str,
+        assignments: str,
+        guard: str,
+        params: tuple[Any, ...],
+    ) -> None:
+        """One guarded UPDATE of an unfinished job; raise if the guard refused it.
+
+        ``assignments`` and ``guard`` are SQL of our own; values only as params.
+        """
+        job_id = _check_id(job_id)
+        sql = f"UPDATE jobs SET {assignments} WHERE id = ? AND {guard}"
+        if self._listeners:
+            sql += f" RETURNING {SELECT_SQL}"
+        with self._write() as conn:
+            cursor = conn.execute(sql, (*params, job_id))
+            rows = cursor.fetchall()
+            if cursor.rowcount != 1:
+                raise self._refusal(conn, job_id, action, rule)
+        if rows and rows[0][_TRANSIENT] != 1:
+            self._notify("CHANGED", job_id, row_to_job(rows[0]))
+
+    def _finish(
+        self,
+        job_id: int,
+        state: str,
+        action: str,
+        rule: str,
+        assignments: str,
+        params: tuple[Any, ...],
+        guard: str,
+        guard_params: tuple[Any, ...] = (),
+        *,
+        quiet: bool = False,
+    ) -> bool:
+        """Move a job to a finished ``state`` and apply retention, in one transaction.
+
+        Returns False instead of raising when ``quiet`` and the guard refused.
+        """
+        job_id = _check_id(job_id)
+        extra = f", {assignments}" if assignments else ""
+        sql = (
+            f"UPDATE jobs SET state = ?, time_finished = ?{extra} "
+            f"WHERE id = ? AND {guard} RETURNING {SELECT_SQL}"
+        )
+        outcome = _Outcome()
+        with self._write() as conn:
+            values = (state, now_timestamp(), *params, job_id, *guard_params)
+            rows = conn.execute(sql, values).fetchall()
+            if not rows:
+                if quiet:
+                    return False
+                raise self._refusal(conn, job_id, action, rule)
+            row = rows[0]
+            if row[_LOGS_PATH] is not None:
+                text = self._logs.excerpt(job_id)
+                if text is not None:
+                    row = conn.execute(
+                        f"UPDATE jobs SET logs_excerpt = ? WHERE id = ? RETURNING {SELECT_SQL}",
+                        (text, job_id),
+                    ).fetchall()[0]
+            transient = row[_TRANSIENT] == 1
+            if transient and self.transient_grace <= 0:
+                self._delete(conn, [(job_id, row[_LOGS_PATH], None)], outcome)
+            self._prune(conn, outcome)
+        if not transient and self._listeners:
+            outcome.events.insert(0, ("CHANGED", job_id, row_to_job(row)))
+        self._after_commit(outcome)
+        return True
+
+    @staticmethod
+    def _refusal(conn: sqlite3.Connection, job_id: int, action: str, rule: str) -> Exception:
+        """The error for a transition the guard refused: unknown id or wrong state."""
+        row = conn.execute("SELECT state, abortable FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return JobNotFound(f"job {job_id} does not exist")
+        state, abortable = row
+        detail = " and not abortable" if state == "RUNNING" and not abortable else ""
+        return IllegalTransition(f"cannot {action} job {job_id}: it is {state}{detail}; {rule}")
+
+
+def _check_id(job_id: Any) -> int:
+    if isinstance(job_id, bool) or not isinstance(job_id, int):
+        raise JobNotFound(f"job ids are integers, not {job_id!r}")
+    return job_id
+
+
+def _percent(percent: Any) -> int:
+    if isinstance(percent, bool) or not isinstance(percent, int | float):
+        raise InvalidJob(f"progress percent must be a number, not {percent!r}")
+    if isinstance(percent, float) and not math.isfinite(percent):
+        raise InvalidJob(f"progress percent must be finite, not {percent!r}")
+    value = math.floor(percent)
+    jsoncodec.check_json_value(value, "progress.percent")
+    return value
+
+
+def _exc_info(exc: BaseException) -> dict[str, Any]:
+    """``exc_info`` of a caught exception, in the shape TrueNAS records."""
+    errno = getattr(exc, "errno", None)
+    extra = getattr(exc, "extra", None)
+    try:
+        jsoncodec.check_json_value(extra, "exc_info.extra")
+    except (ValueError, RecursionError):
+        extra = repr(extra)
+    return {
+        "repr": repr(exc),
+        "type": type(exc).__name__,
+        "errno": errno if type(errno) is int else None,
+        "extra": extra,
+    }
+
+
+def _describe(exc: ValidationError, where: str) -> str:
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {field + ': ' if field else ''}{first['msg']}"
