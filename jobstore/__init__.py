@@ -12,11 +12,13 @@ from .errors import (
     QueryError,
     SchemaError,
 )
+from .store import JobStore
 
 __all__ = [
     "IllegalTransition",
     "InvalidJob",
     "JobNotFound",
+    "JobStore",
     "JobStoreError",
     "MatchNotFound",
     "PermissionDenied",
