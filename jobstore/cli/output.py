@@ -1,0 +1,130 @@
+"""Printing results: rich tables for people, JSON and JSON lines for programs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+__all__ = [
+    "JOB_COLUMNS",
+    "cell",
+    "echo_json",
+    "echo_jsonl",
+    "jobs_table",
+    "mapping_table",
+    "owner",
+    "stderr",
+    "stdout",
+]
+
+#: The columns of a whole-job table: enough to tell jobs apart in a terminal.
+JOB_COLUMNS = ("id", "method", "state", "owner", "time_started", "time_finished", "error")
+_CELL_WIDTH = 60
+_PIPE_WIDTH = 200
+#: Columns that give up width first when a table does not fit.
+_FREE_TEXT = frozenset({"error", "description", "exception", "arguments", "result"})
+
+
+def stdout() -> Console:
+    """A console on stdout (plain text when it is not a terminal).
+
+    Piped output gets a wide page, not rich's default 80 columns: a file or a
+    pager is not squeezed, and a table keeps one line per row.
+    """
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _PIPE_WIDTH
+    return console
+
+
+def stderr() -> Console:
+    """A console on stderr, for progress bars and notes that must not mix with data."""
+    return Console(stderr=True)
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON (job dicts need no custom encoder)."""
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def echo_jsonl(values: Iterable[Any]) -> None:
+    """Print one compact JSON document per line."""
+    for value in values:
+        click.echo(json.dumps(value, ensure_ascii=False))
+
+
+def owner(job: Mapping[str, Any]) -> str | None:
+    """The username that started ``job``; None for a system job."""
+    credentials = job.get("credentials")
+    if isinstance(credentials, dict) and isinstance(credentials.get("data"), dict):
+        name = credentials["data"].get("username")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def cell(value: Any) -> str:
+    """A table cell: strings as they are, other values as compact JSON, long ones cut."""
+    if value is None:
+        return "-"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
+
+
+def jobs_table(jobs: list[dict[str, Any]], title: str | None = None) -> Table:
+    """A table of jobs: the usual columns for whole jobs, every key for selected ones.
+
+    When the terminal is too narrow, the free-text columns (error,
+    description...) wrap; the others keep one line.
+    """
+    whole = all("credentials" in job and "method" in job for job in jobs) and bool(jobs)
+    columns: list[str] = list(JOB_COLUMNS) if whole else []
+    if not whole:
+        for job in jobs:
+            columns.extend(key for key in job if key not in columns)
+    rows = [
+        [
+            cell(owner(job) or "(system)") if name == "owner" and whole
+            else _time_cell(job.get(name)) if name.startswith("time_")
+            else cell(job.get(name))
+            for name in columns
+        ]
+        for job in jobs
+    ]
+    table = Table(title=title, title_justify="left")
+    for index, name in enumerate(columns):
+        widest = max([len(name), *(len(row[index]) for row in rows)])
+        flexible = name in _FREE_TEXT
+        # Rich narrows wrappable columns first, so only free text may wrap.
+        table.add_column(
+            name,
+            no_wrap=not flexible,
+            overflow="fold" if flexible else "ellipsis",
+            min_width=None if flexible else min(widest, _CELL_WIDTH),
+        )
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _time_cell(value: Any) -> str:
+    """A stored timestamp as people read it: ``2026-11-28 10:10:50`` (UTC)."""
+    if isinstance(value, str) and len(value) == 32 and value.endswith("+00:00"):
+        return value[:19].replace("T", " ")
+    return cell(value)
+
+
+def mapping_table(values: Mapping[str, Any], title: str | None = None) -> Table:
+    """A two-column table of a mapping (one job from ``get``, a count by state...)."""
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in values.items():
+        table.add_row(key, cell(value))
+    return table

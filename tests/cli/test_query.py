@@ -1,0 +1,132 @@
+"""``jobstore query`` and ``jobstore explain``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobstore import JobStore
+
+from .conftest import Run, query_json
+
+
+def test_filters_and_options(run: Run, db: Path, history: list[dict[str, Any]]) -> None:
+    answer = query_json(
+        run,
+        db,
+        [["state", "=", "SUCCESS"], ["method", "^", "pool."]],
+        {"order_by": ["-time_finished"], "limit": 3, "select": ["id", "method", "state"]},
+    )
+    expected = sorted(
+        (
+            job
+            for job in history
+            if job["state"] == "SUCCESS" and job["method"].startswith("pool.")
+        ),
+        key=lambda job: (job["time_finished"], -job["id"]),
+        reverse=True,
+    )[:3]
+    assert answer == [{"id": j["id"], "method": j["method"], "state": "SUCCESS"} for j in expected]
+
+
+def test_count_and_get(run: Run, db: Path, history: list[dict[str, Any]]) -> None:
+    failed = [job for job in history if job["state"] == "FAILED"]
+    count = run("query", db, "--filters", '[["state", "=", "FAILED"]]',
+                "--options", '{"count": true}', "--format", "table")
+    assert count.stdout.strip() == str(len(failed))
+    got = query_json(run, db, [["state", "=", "FAILED"]], {"get": True, "order_by": ["-id"]})
+    assert got == failed[-1]
+
+
+def test_get_without_match_is_an_error(run: Run, db: Path) -> None:
+    result = run("query", db, "--filters", '[["id", "=", -1]]', "--options", '{"get": true}',
+                 check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_jsonl_and_table_formats(run: Run, db: Path) -> None:
+    lines = run("query", db, "--options", '{"limit": 4}', "--format", "jsonl").stdout
+    assert [json.loads(line)["id"] for line in lines.splitlines()] == [1, 2, 3, 4]
+    table = run("query", db, "--options", '{"limit": 4}', "--format", "table").stdout
+    assert "method" in table and "state" in table
+
+
+def test_as_user_sees_own_jobs_redacted(run: Run, db: Path, history: list[dict[str, Any]]) -> None:
+    mine = query_json(run, db, None, {"select": ["id", "credentials"]}, "--as-user", "bob")
+    owned = [
+        job["id"] for job in history
+        if job["credentials"] and job["credentials"]["data"]["username"] == "bob"
+    ]
+    assert [job["id"] for job in mine] == owned
+    admin = query_json(run, db, None, {"count": True}, "--as-user", "x", "--role", "FULL_ADMIN")
+    assert admin == len(history)
+    secret = query_json(
+        run, db, [["method", "=", "replication.run_onetime"]], None,
+        "--as-user", "x", "--role", "FULL_ADMIN",
+    )
+    for job in secret:
+        assert job["arguments"][0]["ssh_credentials"]["ssh_private_key"] == "********"
+
+
+def test_role_without_user_is_a_usage_error(run: Run, db: Path) -> None:
+    assert run("query", db, "--role", "FULL_ADMIN", check=False).returncode == 2
+
+
+@pytest.mark.parametrize("option", ["--filters", "--options"])
+def test_bad_json_argument(run: Run, db: Path, option: str) -> None:
+    result = run("query", db, option, "[1, ", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {option} is not valid JSON")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_query_error_is_one_line(run: Run, db: Path) -> None:
+    result = run("query", db, "--filters", '[["state", "~~", 1]]', check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_missing_db_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    result = run("query", "absent.db", check=False)
+    assert result.returncode == 2
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_not_a_database(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "text.db").write_text("this is not sqlite " * 100)
+    result = run("stats", "text.db", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+
+
+needs_explain = pytest.mark.skipif(
+    not hasattr(JobStore, "explain"), reason="store.explain has not landed yet"
+)
+
+
+@needs_explain
+def test_explain_json(run: Run, db: Path) -> None:
+    plan = json.loads(
+        run("explain", db, "--filters", '[["state", "=", "FAILED"]]',
+            "--options", '{"limit": 2}', "--format", "json").stdout
+    )
+    assert "FROM jobs" in plan["sql"]
+    assert "FAILED" in plan["params"]
+    assert plan["residual"] == []
+
+
+@needs_explain
+def test_explain_text_names_residual(run: Run, db: Path) -> None:
+    # A password is redacted for external callers, so SQL cannot decide it.
+    text = run(
+        "explain", db, "--filters", '[["arguments.0.password", "=", "x"]]',
+        "--as-user", "bob", "--format", "text",
+    ).stdout
+    assert text.startswith("SQL:\n")
+    assert "params: " in text
+    assert "residual (evaluated in Python):" in text
+    assert "arguments.0.password" in text

@@ -1,0 +1,72 @@
+"""``jobstore import`` and ``jobstore export``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .conftest import Run, query_json
+
+
+def test_import_keeps_every_job(run: Run, db: Path, history: list[dict[str, Any]]) -> None:
+    assert query_json(run, db) == history
+
+
+def test_import_jsonl(run: Run, tmp_path: Path, history: list[dict[str, Any]]) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_text("".join(json.dumps(job) + "\n" for job in history), encoding="utf-8")
+    result = run("import", "lines.db", path, "--batch-size", "7")
+    assert "imported 80 jobs" in result.stderr
+    assert query_json(run, tmp_path / "lines.db") == history
+
+
+def test_bad_job_is_one_line_error_and_nothing_written(
+    run: Run, db: Path, tmp_path: Path, history: list[dict[str, Any]]
+) -> None:
+    more = [dict(job, id=job["id"] + 1000) for job in history]
+    more[5]["state"] = "DONE"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(more), encoding="utf-8")
+
+    result = run("import", db, path, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "job #5 (id 1006)" in lines[0]
+    assert "'state'" in lines[0]
+    assert result.stdout == ""
+    assert query_json(run, db) == history
+
+
+def test_duplicate_id_is_refused(run: Run, db: Path, history_file: Path) -> None:
+    result = run("import", db, history_file, check=False)
+    assert result.returncode == 1
+    assert "already exists" in result.stderr
+    assert query_json(run, db, None, {"count": True}) == 80
+
+
+def test_file_that_is_not_json(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("[{]", encoding="utf-8")
+    result = run("import", "x.db", path, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "not valid JSON" in result.stderr
+
+
+def test_export_import_round_trip(run: Run, db: Path, tmp_path: Path) -> None:
+    run("export", db, "--out", "dump.json")
+    run("import", "copy.db", "dump.json")
+    run("export", "copy.db", "--out", "copy.json")
+    original = (tmp_path / "dump.json").read_text()
+    assert (tmp_path / "copy.json").read_text() == original
+    assert json.loads(original) == query_json(run, db)
+    # Without --out the dump goes to stdout, byte for byte the same.
+    assert run("export", db).stdout == original
+
+
+def test_export_jsonl(run: Run, db: Path, tmp_path: Path, history: list[dict[str, Any]]) -> None:
+    run("export", db, "--out", "dump.jsonl")
+    lines = (tmp_path / "dump.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == history
