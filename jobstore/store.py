@@ -24,7 +24,7 @@ from .connection import Connections
 from .errors import IllegalTransition, InvalidJob, JobNotFound
 from .logs import LogFolder
 from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
-from .rows import SELECT_SQL, job_to_row, row_to_job
+from .rows import SELECT_SQL, row_to_job
 from .runner import current_runner, is_alive, runner_pid
 from .timeutil import format_timestamp, now_timestamp
 
@@ -38,9 +38,16 @@ Listener = Callable[[str, int, "dict[str, Any] | None"], None]
 _FINISHED_SQL = "('SUCCESS', 'FAILED', 'ABORTED')"
 _UNFINISHED_SQL = "('WAITING', 'RUNNING')"
 _INSERT_SQL = f"INSERT INTO jobs ({SELECT_SQL}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
+# A new job names only the columns it sets; the rest start NULL.
+_CREATE_COLUMNS = (
+    "message_ids", "method", "arguments", "transient", "description", "abortable", "progress",
+    "result", "result_encoding_error", "exc_info", "state", "credentials", "runner",
+)  # fmt: skip
 _CREATE_SQL = (
-    f"INSERT INTO jobs ({SELECT_SQL}, runner) VALUES ({', '.join('?' * (len(JOB_FIELDS) + 1))})"
+    f"INSERT INTO jobs ({', '.join(_CREATE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_CREATE_COLUMNS))})"
 )
+_NEW_PROGRESS = jsoncodec.dumps({"percent": None, "description": None, "extra": None})
 _SELECT_ONE_SQL = f"SELECT {SELECT_SQL} FROM jobs WHERE id = ?"
 _TRANSIENT = JOB_FIELDS.index("transient")
 _LOGS_PATH = JOB_FIELDS.index("logs_path")
@@ -198,15 +205,34 @@ class JobStore:
                 credentials=credentials,
                 message_ids=list(message_ids) if isinstance(message_ids, tuple) else message_ids,
             )
-            row = job_to_row(job)
+            dumps = jsoncodec.dumps
+            creds = job.credentials
+            values = (
+                dumps(job.message_ids, "message_ids"),
+                job.method,
+                dumps(job.arguments, "arguments"),
+                int(job.transient),
+                job.description,
+                int(job.abortable),
+                _NEW_PROGRESS,
+                "null",
+                "null",
+                "null",
+                "WAITING",
+                dumps(None if creds is None else creds.model_dump(), "credentials"),
+                current_runner(),
+            )
         except ValidationError as exc:
             raise InvalidJob(_describe(exc, "create")) from None
         except jsoncodec.JSONValueError as exc:
             raise InvalidJob(f"create: {exc}") from None
-        with self._write() as conn:
-            job_id = int(conn.execute(_CREATE_SQL, (*row, current_runner())).lastrowid or 0)
+        sql = _CREATE_SQL
         if self._listeners and not transient:
-            self._notify("ADDED", job_id, row_to_job((job_id, *row[1:])))
+            sql += f" RETURNING {SELECT_SQL}"
+        rows, cursor = self._conns.execute(sql, values)
+        job_id = int(cursor.lastrowid or 0)
+        if rows:
+            self._notify("ADDED", job_id, row_to_job(rows[0]))
         return job_id
 
     def start(self, job_id: int) -> None:
@@ -381,33 +407,49 @@ class JobStore:
         self._after_commit(outcome)
         return outcome.removed
 
-    def _prune(self, conn: sqlite3.Connection, outcome: _Outcome) -> None:
+    def _prune(self, conn: sqlite3.Connection, outcome: _Outcome, now: str | None = None) -> None:
         """Delete expired transient jobs and the finished jobs beyond ``max_finished``.
 
         Runs inside the finishing transaction. The finished count is one row
         kept by triggers, and both lookups walk an index from its old end, so
         the cost is that of the rows deleted, not of the table.
         """
-        cutoff = format_timestamp(datetime.now(UTC) - timedelta(seconds=self.transient_grace))
-        expired = conn.execute(
-            "SELECT id, logs_path FROM jobs "
-            f"WHERE transient = 1 AND time_finished < ? AND state IN {_FINISHED_SQL}",
-            (cutoff,),
-        ).fetchall()
-        if expired:
+        if self.transient_grace > 0 or now is None:
+            cutoff = datetime.now(UTC) - timedelta(seconds=self.transient_grace)
+            now = format_timestamp(cutoff)
+        # INDEXED BY here and below: without statistics the planner prefers
+        # (state, method) and would read every finished job.
+        transient_sql = (
+            "FROM jobs INDEXED BY jobs_transient_finished "
+            f"WHERE transient = 1 AND time_finished < ? AND state IN {_FINISHED_SQL}"
+        )
+        finished, any_expired = conn.execute(
+            "SELECT (SELECT finished FROM job_counts WHERE id = 1), "
+            f"EXISTS (SELECT 1 {transient_sql})",
+            (now,),
+        ).fetchone()
+        if any_expired:
+            expired = conn.execute(f"SELECT id, logs_path {transient_sql}", (now,)).fetchall()
             self._delete(conn, [(job_id, path, None) for job_id, path in expired], outcome)
-        (finished,) = conn.execute("SELECT finished FROM job_counts WHERE id = 1").fetchone()
         excess = finished - self.max_finished
         if excess <= 0:
             return
         columns = f"id, logs_path, {SELECT_SQL}" if self._listeners else "id, logs_path"
-        # INDEXED BY: without statistics the planner would pick (state, method) and sort.
+        # "IS NOT NULL" lets the index skip the NULL end (every WAITING/RUNNING
+        # job); finished jobs without a time_finished (only imported ones can
+        # lack it) go after all timed ones, oldest id first.
         oldest = conn.execute(
             f"SELECT {columns} FROM jobs INDEXED BY jobs_time_finished "
-            f"WHERE state IN {_FINISHED_SQL} AND transient = 0 "
+            f"WHERE time_finished IS NOT NULL AND state IN {_FINISHED_SQL} AND transient = 0 "
             "ORDER BY time_finished, id LIMIT ?",
             (excess,),
         ).fetchall()
+        if len(oldest) < excess:
+            oldest += conn.execute(
+                f"SELECT {columns} FROM jobs WHERE time_finished IS NULL "
+                f"AND state IN {_FINISHED_SQL} AND transient = 0 ORDER BY id LIMIT ?",
+                (excess - len(oldest),),
+            ).fetchall()
         self._delete(
             conn,
             [(row[0], row[1], row_to_job(row[2:]) if len(row) > 2 else None) for row in oldest],
@@ -589,10 +631,10 @@ class JobStore:
         sql = f"UPDATE jobs SET {assignments} WHERE id = ? AND {guard}"
         if self._listeners:
             sql += f" RETURNING {SELECT_SQL}"
-        with self._write() as conn:
-            cursor = conn.execute(sql, (*params, job_id))
-            rows = cursor.fetchall()
-            if cursor.rowcount != 1:
+        # One statement in autocommit mode is atomic; no BEGIN/COMMIT needed.
+        rows, cursor = self._conns.execute(sql, (*params, job_id))
+        if cursor.rowcount != 1:
+            with self._conns.statement() as conn:
                 raise self._refusal(conn, job_id, action, rule)
         if rows and rows[0][_TRANSIENT] != 1:
             self._notify("CHANGED", job_id, row_to_job(rows[0]))
@@ -616,31 +658,35 @@ class JobStore:
         """
         job_id = _check_id(job_id)
         extra = f", {assignments}" if assignments else ""
+        listening = bool(self._listeners)
+        returning = SELECT_SQL if listening else "transient, logs_path"
         sql = (
             f"UPDATE jobs SET state = ?, time_finished = ?{extra} "
-            f"WHERE id = ? AND {guard} RETURNING {SELECT_SQL}"
+            f"WHERE id = ? AND {guard} RETURNING {returning}"
         )
+        now = now_timestamp()
         outcome = _Outcome()
         with self._write() as conn:
-            values = (state, now_timestamp(), *params, job_id, *guard_params)
-            rows = conn.execute(sql, values).fetchall()
+            rows = conn.execute(sql, (state, now, *params, job_id, *guard_params)).fetchall()
             if not rows:
                 if quiet:
                     return False
                 raise self._refusal(conn, job_id, action, rule)
             row = rows[0]
-            if row[_LOGS_PATH] is not None:
+            transient, logs_path = (
+                (row[_TRANSIENT], row[_LOGS_PATH]) if listening else (row[0], row[1])
+            )
+            if logs_path is not None:
                 text = self._logs.excerpt(job_id)
                 if text is not None:
                     row = conn.execute(
-                        f"UPDATE jobs SET logs_excerpt = ? WHERE id = ? RETURNING {SELECT_SQL}",
+                        f"UPDATE jobs SET logs_excerpt = ? WHERE id = ? RETURNING {returning}",
                         (text, job_id),
                     ).fetchall()[0]
-            transient = row[_TRANSIENT] == 1
             if transient and self.transient_grace <= 0:
-                self._delete(conn, [(job_id, row[_LOGS_PATH], None)], outcome)
-            self._prune(conn, outcome)
-        if not transient and self._listeners:
+                self._delete(conn, [(job_id, logs_path, None)], outcome)
+            self._prune(conn, outcome, now)
+        if listening and not transient:
             outcome.events.insert(0, ("CHANGED", job_id, row_to_job(row)))
         self._after_commit(outcome)
         return True
