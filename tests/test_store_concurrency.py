@@ -1,0 +1,130 @@
+"""Sharing one store between threads, and one file between processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jobstore
+from jobstore import IllegalTransition
+from jobstore.store import JobStore
+
+ROOT = str(Path(jobstore.__file__).resolve().parent.parent)
+
+
+def _python(code: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run_threads(count: int, target: Any) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            target(n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_threads_share_one_store(make_store: Any, where: str) -> None:
+    store = make_store(None if where == "file" else ":memory:", max_finished=10_000)
+    per_thread = 40
+
+    def work(n: int) -> None:
+        for i in range(per_thread):
+            job_id = store.create("t", [n, i])
+            store.start(job_id)
+            store.set_progress(job_id, i)
+            store.append_log(job_id, f"{n}-{i}\n")
+            store.succeed(job_id, [n, i])
+
+    assert _run_threads(4, work) == []
+    jobs = store._select_all()
+    assert len(jobs) == 4 * per_thread
+    assert sorted(job["result"] for job in jobs) == sorted([n, i] for n in range(4)
+                                                           for i in range(per_thread))  # fmt: skip
+    assert all(job["arguments"] == job["result"] for job in jobs)
+    assert all(job["logs_excerpt"] == "{}-{}".format(*job["result"]) for job in jobs)
+
+
+def test_only_one_of_two_racing_transitions_wins(make_store: Any) -> None:
+    store = make_store()
+    ids = [store.create("race") for _ in range(50)]
+    wins: list[int] = []
+    lock = threading.Lock()
+
+    def start_all(_: int) -> None:
+        for job_id in ids:
+            try:
+                store.start(job_id)
+            except IllegalTransition:
+                continue
+            with lock:
+                wins.append(job_id)
+
+    assert _run_threads(3, start_all) == []
+    assert sorted(wins) == ids
+
+
+WRITER = """
+    import json, sys
+    from jobstore.store import JobStore
+    path, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    store = JobStore(path, max_finished=100_000)
+    ids = []
+    for i in range(count):
+        job_id = store.create("writer." + tag, [tag, i])
+        store.start(job_id)
+        store.set_progress(job_id, i % 100)
+        store.succeed(job_id, {"tag": tag, "i": i})
+        ids.append(job_id)
+    ids += store.insert_many({"method": "bulk." + tag, "arguments": [tag, i]} for i in range(50))
+    print(json.dumps(ids))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_write_one_file_and_nothing_is_lost(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    JobStore(path).close()  # schema first, so both writers start on equal terms
+    count = 150
+    procs = {tag: _python(WRITER, str(path), tag, str(count)) for tag in ("a", "b")}
+    written: dict[str, list[int]] = {}
+    for tag, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        written[tag] = json.loads(out)
+    assert not set(written["a"]) & set(written["b"])
+    with JobStore(path) as store:
+        jobs = store._select_all()
+    assert len(jobs) == 2 * (count + 50)
+    assert sorted(job["id"] for job in jobs) == sorted(written["a"] + written["b"])
+    for tag in ("a", "b"):
+        mine = [job for job in jobs if job["method"] == f"writer.{tag}"]
+        assert [job["result"] for job in mine] == [{"tag": tag, "i": i} for i in range(count)]
+        assert all(job["state"] == "SUCCESS" and job["arguments"][0] == tag for job in mine)
+        bulk = [job for job in jobs if job["method"] == f"bulk.{tag}"]
+        assert [job["arguments"] for job in bulk] == [[tag, i] for i in range(50)]

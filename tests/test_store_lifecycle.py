@@ -1,0 +1,296 @@
+"""Every lifecycle transition, legal and illegal; an illegal one changes nothing."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import pytest
+
+from jobstore import IllegalTransition, InvalidJob, JobNotFound
+from jobstore.store import JobStore
+
+CREDS = {"type": "LOGIN_PASSWORD", "data": {"username": "alice"}}
+
+
+def _waiting(store: JobStore, **kwargs: Any) -> int:
+    return store.create("pool.scrub", ["tank"], **kwargs)
+
+
+def _running(store: JobStore, **kwargs: Any) -> int:
+    job_id = _waiting(store, **kwargs)
+    store.start(job_id)
+    return job_id
+
+
+def test_create_records_a_waiting_job(store: JobStore, check_job: Any) -> None:
+    job_id = store.create(
+        "pool.scrub",
+        ("tank", {"threshold": 3}),
+        description="Scrub tank",
+        abortable=True,
+        credentials=CREDS,
+        message_ids=("m1",),
+    )
+    job = store.get_job(job_id)
+    check_job(job)
+    assert job["state"] == "WAITING"
+    assert job["arguments"] == ["tank", {"threshold": 3}]
+    assert job["message_ids"] == ["m1"]
+    assert job["description"] == "Scrub tank"
+    assert job["abortable"] is True and job["transient"] is False
+    assert job["credentials"] == CREDS
+    assert job["progress"] == {"percent": None, "description": None, "extra": None}
+    assert job["time_started"] is None and job["time_finished"] is None
+    owner = store._connection().execute("SELECT owner FROM jobs WHERE id = ?", (job_id,))
+    assert owner.fetchone() == ("alice",)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"method": 5}, "method"),
+        ({"method": "m", "arguments": "not a list"}, "arguments"),
+        ({"method": "m", "credentials": {"type": "x"}}, "credentials.data"),
+        ({"method": "m", "transient": 1}, "transient"),
+        ({"method": "m", "arguments": [float("nan")]}, "arguments[0]"),
+    ],
+)
+def test_create_validates(store: JobStore, kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidJob, match=field.replace("[", r"\[").replace("]", r"\]")):
+        store.create(**kwargs)
+    assert store._select_all() == []
+
+
+def test_ids_increase(store: JobStore) -> None:
+    assert [_waiting(store) for _ in range(3)] == [1, 2, 3]
+
+
+def test_start_sets_running_and_time_started(store: JobStore, check_job: Any) -> None:
+    job_id = _waiting(store)
+    store.start(job_id)
+    job = store.get_job(job_id)
+    check_job(job)
+    assert job["state"] == "RUNNING"
+    assert job["time_started"] is not None and job["time_finished"] is None
+
+
+def test_succeed(store: JobStore, check_job: Any) -> None:
+    job_id = _running(store)
+    store.set_progress(job_id, 40, "copying", {"files": 3})
+    store.succeed(job_id, {"errors": 0, "items": [1, 2]})
+    job = store.get_job(job_id)
+    check_job(job)
+    assert job["state"] == "SUCCESS"
+    assert job["result"] == {"errors": 0, "items": [1, 2]}
+    assert job["result_encoding_error"] is None
+    assert job["progress"] == {"percent": 100, "description": "copying", "extra": {"files": 3}}
+    assert job["time_finished"] >= job["time_started"]
+
+
+@pytest.mark.parametrize("result", [{1: "int key"}, object(), 2**70, float("inf"), "a\x00b"])
+def test_succeed_with_unencodable_result_keeps_the_job(store: JobStore, result: Any) -> None:
+    job_id = _running(store)
+    store.succeed(job_id, result)
+    job = store.get_job(job_id)
+    assert job["state"] == "SUCCESS"
+    assert job["result"] is None
+    assert isinstance(job["result_encoding_error"], str) and job["result_encoding_error"]
+
+
+def test_fail_with_message(store: JobStore, check_job: Any) -> None:
+    job_id = _running(store)
+    info = {"repr": "CallError('x')", "type": "CallError", "errno": 22, "extra": ["a"]}
+    store.fail(job_id, "it broke", "Traceback ...", info)
+    job = store.get_job(job_id)
+    check_job(job)
+    assert (job["state"], job["error"], job["exception"]) == ("FAILED", "it broke", "Traceback ...")
+    assert job["exc_info"] == info
+    assert job["time_finished"] is not None
+
+
+def test_fail_with_a_caught_exception(store: JobStore, check_job: Any) -> None:
+    job_id = _running(store)
+    try:
+        raise FileNotFoundError(errno.ENOENT, "no such pool", "tank")
+    except OSError as exc:
+        store.fail_with(job_id, exc)
+    job = store.get_job(job_id)
+    check_job(job)
+    assert job["state"] == "FAILED"
+    assert job["error"] == "[Errno 2] no such pool: 'tank'"
+    assert "Traceback" in job["exception"] and "FileNotFoundError" in job["exception"]
+    assert job["exc_info"] == {
+        "repr": "FileNotFoundError(2, 'no such pool')",
+        "type": "FileNotFoundError",
+        "errno": errno.ENOENT,
+        "extra": None,
+    }
+
+
+def test_fail_accepts_an_exception_as_error(store: JobStore) -> None:
+    job_id = _waiting(store)
+    store.fail(job_id, ValueError("bad value"))
+    job = store.get_job(job_id)
+    assert (job["state"], job["error"]) == ("FAILED", "bad value")
+    assert job["exc_info"]["type"] == "ValueError" and job["exc_info"]["errno"] is None
+
+
+def test_fail_rejects_a_bad_exc_info(store: JobStore) -> None:
+    job_id = _running(store)
+    with pytest.raises(InvalidJob, match="errno"):
+        store.fail(job_id, "x", exc_info={"repr": None, "type": None, "errno": "22", "extra": 1})
+    assert store.get_job(job_id)["state"] == "RUNNING"
+
+
+def test_waiting_job_may_fail_or_abort(store: JobStore) -> None:
+    first, second = _waiting(store), _waiting(store)
+    store.fail(first, "gave up")
+    store.abort(second)
+    assert store.get_job(first)["state"] == "FAILED"
+    assert store.get_job(second)["state"] == "ABORTED"
+    assert store.get_job(second)["time_finished"] is not None
+
+
+def test_abortable_running_job_may_abort(store: JobStore) -> None:
+    job_id = _running(store, abortable=True)
+    store.abort(job_id)
+    assert store.get_job(job_id)["state"] == "ABORTED"
+
+
+# (how to reach the state, the call that must be refused)
+ILLEGAL = [
+    ("RUNNING", "start"),
+    ("SUCCESS", "start"),
+    ("FAILED", "start"),
+    ("ABORTED", "start"),
+    ("WAITING", "succeed"),
+    ("SUCCESS", "succeed"),
+    ("FAILED", "succeed"),
+    ("ABORTED", "succeed"),
+    ("SUCCESS", "fail"),
+    ("FAILED", "fail"),
+    ("ABORTED", "fail"),
+    ("RUNNING", "abort"),  # not abortable
+    ("SUCCESS", "abort"),
+    ("FAILED", "abort"),
+    ("ABORTED", "abort"),
+    ("SUCCESS", "set_progress"),
+    ("FAILED", "set_progress"),
+    ("ABORTED", "set_progress"),
+]
+
+
+def _job_in(store: JobStore, state: str) -> int:
+    job_id = _waiting(store, abortable=state == "ABORTED")
+    if state != "WAITING":
+        store.start(job_id)
+    if state == "SUCCESS":
+        store.succeed(job_id, 1)
+    elif state == "FAILED":
+        store.fail(job_id, "no")
+    elif state == "ABORTED":
+        store.abort(job_id)
+    return job_id
+
+
+def _call(store: JobStore, action: str, job_id: int) -> None:
+    if action == "succeed":
+        store.succeed(job_id, "late")
+    elif action == "fail":
+        store.fail(job_id, "late")
+    elif action == "set_progress":
+        store.set_progress(job_id, 50, "late")
+    else:
+        getattr(store, action)(job_id)
+
+
+@pytest.mark.parametrize(("state", "action"), ILLEGAL)
+def test_illegal_transition_changes_nothing(store: JobStore, state: str, action: str) -> None:
+    job_id = _job_in(store, state)
+    before = store._select_all()
+    with pytest.raises(IllegalTransition) as caught:
+        _call(store, action, job_id)
+    message = str(caught.value)
+    assert f"job {job_id}" in message and state in message
+    assert store._select_all() == before
+
+
+@pytest.mark.parametrize("action", ["start", "succeed", "fail", "abort", "set_progress"])
+def test_unknown_id(store: JobStore, action: str) -> None:
+    _waiting(store)
+    with pytest.raises(JobNotFound, match="job 99"):
+        _call(store, action, 99)
+    with pytest.raises(JobNotFound):
+        store.get_job(99)
+    assert isinstance(JobNotFound("x"), LookupError)
+
+
+def test_refused_abort_of_running_job_says_why(store: JobStore) -> None:
+    job_id = _running(store)
+    with pytest.raises(IllegalTransition, match="not abortable"):
+        store.abort(job_id)
+
+
+@pytest.mark.parametrize(
+    ("percent", "stored"), [(0, 0), (33.9, 33), (99.999, 99), (100, 100), (7.0, 7), (-0.5, -1)]
+)
+def test_set_progress_rounds_down(store: JobStore, percent: float, stored: int) -> None:
+    job_id = _running(store)
+    store.set_progress(job_id, percent)
+    assert store.get_job(job_id)["progress"]["percent"] == stored
+    row = store._connection().execute("SELECT progress_percent FROM jobs WHERE id = ?", (job_id,))
+    assert row.fetchone() == (stored,)
+
+
+def test_set_progress_changes_only_the_given_parts(store: JobStore) -> None:
+    job_id = _running(store)
+    store.set_progress(job_id, 10, "scanning", {"dirs": 1})
+    store.set_progress(job_id, 20)
+    assert store.get_job(job_id)["progress"] == {
+        "percent": 20,
+        "description": "scanning",
+        "extra": {"dirs": 1},
+    }
+    store.set_progress(job_id, description="copying")
+    store.set_progress(job_id, extra=[1, "two", None])
+    assert store.get_job(job_id)["progress"] == {
+        "percent": 20,
+        "description": "copying",
+        "extra": [1, "two", None],
+    }
+    store.set_progress(job_id)  # nothing given: nothing changes
+    assert store.get_job(job_id)["progress"]["percent"] == 20
+
+
+def test_set_progress_on_a_waiting_job_is_allowed(store: JobStore) -> None:
+    job_id = _waiting(store)
+    store.set_progress(job_id, 0, "queued")
+    job = store.get_job(job_id)
+    assert job["state"] == "WAITING"
+    assert job["progress"]["description"] == "queued"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"percent": "50"}, {"percent": True}, {"percent": float("nan")}, {"description": 5}],
+)
+def test_set_progress_rejects_bad_values(store: JobStore, kwargs: dict[str, Any]) -> None:
+    job_id = _running(store)
+    with pytest.raises(InvalidJob):
+        store.set_progress(job_id, **kwargs)
+    assert store.get_job(job_id)["progress"]["percent"] is None
+
+
+def test_memory_store_lifecycle(memory_store: JobStore, check_job: Any) -> None:
+    job_id = _running(memory_store)
+    memory_store.succeed(job_id, [1])
+    check_job(memory_store.get_job(job_id))
+    assert [job["id"] for job in memory_store._select_all()] == [job_id]
+
+
+def test_context_manager_closes(store_path: Any) -> None:
+    with JobStore(store_path) as store:
+        job_id = store.create("a")
+    with JobStore(store_path) as again:
+        assert again.get_job(job_id)["method"] == "a"

@@ -1,0 +1,100 @@
+"""Job log files: appending, the excerpt kept on finish, and where files live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobstore import IllegalTransition, JobNotFound
+from jobstore.logs import excerpt_text
+from jobstore.store import JobStore
+
+
+def _lines(count: int) -> str:
+    return "".join(f"line {i}\n" for i in range(1, count + 1))
+
+
+def test_log_file_is_named_from_the_id_beside_the_database(
+    store: JobStore, store_path: Path
+) -> None:
+    job_id = store.create("pool.scrub", ["../../etc/passwd"])
+    store.append_log(job_id, "hello\n")
+    store.append_log(job_id, b"world\n")
+    path = Path(store.get_job(job_id)["logs_path"])
+    assert path == Path(f"{store_path}.logs") / f"{job_id}.log"
+    assert path.read_bytes() == b"hello\nworld\n"
+
+
+@pytest.mark.parametrize("count", [0, 1, 19, 20])
+def test_short_log_is_kept_whole(store: JobStore, count: int) -> None:
+    job_id = store.create("m")
+    store.start(job_id)
+    store.append_log(job_id, _lines(count))
+    store.succeed(job_id)
+    expected = "\n".join(f"line {i}" for i in range(1, count + 1))
+    assert store.get_job(job_id)["logs_excerpt"] == expected
+
+
+@pytest.mark.parametrize("count", [21, 25, 1000])
+def test_long_log_keeps_first_and_last_ten_lines(store: JobStore, count: int) -> None:
+    job_id = store.create("m")
+    store.start(job_id)
+    for start in range(0, count, 7):  # in several appends, split mid-way
+        store.append_log(job_id, _lines(count)[start * 8 : (start + 7) * 8])
+    store.append_log(job_id, _lines(count)[((count + 6) // 7) * 7 * 8 :])
+    store.fail(job_id, "boom")
+    lines = store.get_job(job_id)["logs_excerpt"].split("\n")
+    assert lines[:10] == [f"line {i}" for i in range(1, 11)]
+    assert lines[10] == f"... {count - 20} more lines ..."
+    assert lines[11:] == [f"line {i}" for i in range(count - 9, count + 1)]
+
+
+def test_excerpt_decodes_invalid_utf8_with_replacement(store: JobStore) -> None:
+    job_id = store.create("m")
+    store.start(job_id)
+    store.append_log(job_id, b"caf\xc3\xa9 \xff\r\nend")
+    store.succeed(job_id)
+    assert store.get_job(job_id)["logs_excerpt"] == "café \ufffd\nend"
+
+
+def test_job_without_log_has_no_excerpt(store: JobStore) -> None:
+    job_id = store.create("m")
+    store.start(job_id)
+    store.succeed(job_id)
+    job = store.get_job(job_id)
+    assert job["logs_path"] is None and job["logs_excerpt"] is None
+
+
+def test_finished_job_log_is_closed(store: JobStore) -> None:
+    job_id = store.create("m")
+    store.append_log(job_id, "before\n")  # a WAITING job may log
+    store.abort(job_id)
+    with pytest.raises(IllegalTransition, match=r"finished|ABORTED"):
+        store.append_log(job_id, "after\n")
+    assert Path(store.get_job(job_id)["logs_path"]).read_text() == "before\n"
+    with pytest.raises(JobNotFound):
+        store.append_log(12345, "x")
+
+
+def test_memory_store_logs_in_a_temporary_folder(make_store) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(":memory:")
+    job_id = store.create("m")
+    store.append_log(job_id, "x\n")
+    folder = store.logs_dir
+    assert Path(store.get_job(job_id)["logs_path"]).parent == folder
+    store.close()
+    assert not folder.exists()
+
+
+def test_logs_dir_may_be_chosen(make_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path / "a.db", logs_dir=tmp_path / "elsewhere")
+    job_id = store.create("m")
+    store.append_log(job_id, "x")
+    assert (tmp_path / "elsewhere" / f"{job_id}.log").read_text() == "x"
+
+
+def test_excerpt_text_matches_the_file_rules() -> None:
+    assert excerpt_text("") == ""
+    assert excerpt_text("a\nb") == "a\nb"
+    assert excerpt_text(_lines(22)).split("\n")[10] == "... 2 more lines ..."

@@ -1,0 +1,162 @@
+"""Retention: at most max_finished finished jobs, transient jobs removed, ids never reused."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jobstore.store import JobStore
+
+Make = Callable[..., JobStore]
+
+
+def _finish(store: JobStore, how: str = "succeed", **kwargs: Any) -> int:
+    job_id = store.create("m", **kwargs)
+    store.start(job_id)
+    if how == "succeed":
+        store.succeed(job_id)
+    elif how == "fail":
+        store.fail(job_id, "x")
+    else:
+        store.abort(job_id)
+    return job_id
+
+
+def _ids(store: JobStore) -> list[int]:
+    return [job["id"] for job in store._select_all()]
+
+
+def _finished_count(store: JobStore) -> int:
+    conn = store._connection()
+    (counted,) = conn.execute("SELECT finished FROM job_counts").fetchone()
+    (real,) = conn.execute(
+        "SELECT count(*) FROM jobs WHERE state IN ('SUCCESS', 'FAILED', 'ABORTED') "
+        "AND transient = 0"
+    ).fetchone()
+    assert counted == real  # the trigger-kept count stays exact
+    return int(real)
+
+
+def test_keeps_the_newest_finished_and_every_unfinished_job(make_store: Make) -> None:
+    store = make_store(max_finished=3)
+    waiting = store.create("w")
+    running = store.create("r")
+    store.start(running)
+    finished = [_finish(store, how, abortable=True) for how in ["succeed", "fail", "abort"] * 3]
+    assert _ids(store) == [waiting, running, *finished[-3:]]
+    assert _finished_count(store) == 3
+    assert store.get_job(waiting)["state"] == "WAITING"
+    assert store.get_job(running)["state"] == "RUNNING"
+
+
+def test_oldest_is_by_time_finished_then_id(make_store: Make) -> None:
+    store = make_store(max_finished=2)
+    first, second, third = (store.create("m") for _ in range(3))
+    for job_id in (first, second, third):
+        store.start(job_id)
+    store.succeed(third)  # finished first although its id is highest
+    store.succeed(first)
+    store.succeed(second)
+    assert _ids(store) == [first, second]
+
+
+def test_imported_history_is_trimmed_on_the_next_finish(make_store: Make) -> None:
+    store = make_store(max_finished=5)
+    history = [
+        {"method": "old", "state": "SUCCESS", "time_finished": f"2026-01-01T00:00:{i:02d}+00:00"}
+        for i in range(10)
+    ]
+    ids = store.insert_many(history)
+    assert len(_ids(store)) == 10  # imports are kept as given...
+    newest = _finish(store)
+    assert _ids(store) == [*ids[-4:], newest]  # ...until a job finishes
+    assert _finished_count(store) == 5
+
+
+def test_prune_can_be_called(make_store: Make) -> None:
+    store = make_store(max_finished=1)
+    ids = store.insert_many([{"method": "m", "state": "FAILED"} for _ in range(3)])
+    assert store.prune() == ids[:2]
+    assert _ids(store) == ids[2:]
+
+
+def test_transient_job_is_deleted_when_it_finishes(make_store: Make) -> None:
+    store = make_store()
+    kept = _finish(store)
+    gone = _finish(store, transient=True)
+    failed = _finish(store, "fail", transient=True)
+    assert _ids(store) == [kept]
+    assert gone != failed
+    assert _finished_count(store) == 1
+
+
+def test_transient_grace_keeps_it_until_a_later_write(make_store: Make) -> None:
+    store = make_store(transient_grace=0.2)
+    job_id = _finish(store, transient=True)
+    assert store.get_job(job_id)["state"] == "SUCCESS"
+    _finish(store)  # within the grace period: still there
+    assert job_id in _ids(store)
+    time.sleep(0.3)
+    assert job_id in _ids(store)  # expiry happens on writes only
+    other = _finish(store)
+    assert job_id not in _ids(store)
+    assert other in _ids(store)
+
+
+def test_transient_jobs_do_not_count_against_max_finished(make_store: Make) -> None:
+    store = make_store(max_finished=2, transient_grace=60)
+    kept = [_finish(store), _finish(store)]
+    transient = _finish(store, transient=True)
+    assert _ids(store) == [*kept, transient]
+
+
+def test_ids_are_never_reused_after_pruning_or_reopening(make_store: Make, tmp_path: Path) -> None:
+    path = tmp_path / "ids.db"
+    store = make_store(path, max_finished=0)
+    seen = [_finish(store) for _ in range(3)]
+    assert _ids(store) == []  # all pruned, the table is empty
+    store.close()
+    store = make_store(path, max_finished=0)
+    seen.append(store.create("m"))
+    imported = store.insert_many([{"method": "m"}])
+    seen += imported
+    assert seen == sorted(set(seen))
+    store.close()
+    store = make_store(path)
+    assert store.create("m") == seen[-1] + 1
+
+
+def test_pruning_removes_the_log_file(make_store: Make) -> None:
+    store = make_store(max_finished=1)
+    first = store.create("m")
+    store.start(first)
+    store.append_log(first, "first\n")
+    store.succeed(first)
+    log = Path(store.get_job(first)["logs_path"])
+    assert log.exists()
+    _finish(store)
+    assert not log.exists()
+    assert first not in _ids(store)
+
+
+def test_transient_job_log_is_removed_with_it(make_store: Make) -> None:
+    store = make_store()
+    job_id = store.create("m", transient=True)
+    store.append_log(job_id, "x\n")
+    log = store.logs_dir / f"{job_id}.log"
+    assert log.exists()
+    store.abort(job_id)
+    assert not log.exists()
+
+
+def test_pruning_uses_the_time_finished_index(store: JobStore) -> None:
+    conn = store._connection()
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY jobs_time_finished "
+        "WHERE time_finished IS NOT NULL AND state IN ('SUCCESS', 'FAILED', 'ABORTED') "
+        "AND transient = 0 ORDER BY time_finished, id LIMIT 5"
+    ).fetchall()
+    details = " ".join(row[3] for row in plan)
+    assert "SEARCH jobs USING INDEX jobs_time_finished" in details
