@@ -1,0 +1,136 @@
+"""Benchmark the job store: bulk import and the per-job lifecycle, against raw sqlite3.
+
+    python tools/bench_store.py            # N = 100000
+    python tools/bench_store.py -n 10000   # a quick run
+
+Prints jobs/s for ``insert_many`` and for a raw ``executemany`` of the same
+rows into the same schema (JSON columns serialised with orjson, no
+validation) measured in the same run, their ratio, and the lifecycle rate
+(create + start + 3 x set_progress + succeed per job, file store in WAL mode,
+one thread). Targets: insert_many within 2x of raw; lifecycle >= 5,000 jobs/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from jobstore import JobStore
+from jobstore.models import JOB_FIELDS
+from jobstore.rows import SELECT_SQL
+from jobstore.schema import apply_migrations
+
+JSON_FIELDS = ("message_ids", "arguments", "progress", "result", "result_encoding_error",
+               "exc_info", "credentials")  # fmt: skip
+METHODS = ("pool.scrub", "pool.dataset.snapshot", "replication.run", "cloudsync.sync", "update")
+
+
+def make_jobs(n: int) -> list[dict[str, Any]]:
+    """A history of finished jobs shaped like a TrueNAS get_jobs dump."""
+    jobs = []
+    for i in range(n):
+        jobs.append(
+            {
+                "id": i + 1,
+                "message_ids": [f"msg-{i}"],
+                "method": METHODS[i % len(METHODS)],
+                "arguments": [f"tank/data{i % 97}", {"recursive": i % 2 == 0, "depth": i % 7}],
+                "transient": False,
+                "description": None,
+                "abortable": i % 3 == 0,
+                "logs_path": None,
+                "logs_excerpt": None,
+                "progress": {"percent": 100, "description": "done", "extra": None},
+                "result": {"count": i, "items": ["a", "b"]},
+                "result_encoding_error": None,
+                "error": None,
+                "exception": None,
+                "exc_info": None,
+                "state": "SUCCESS",
+                "time_started": f"2026-11-{1 + i % 28:02d}T10:00:00.{i % 1000000:06d}+00:00",
+                "time_finished": f"2026-11-{1 + i % 28:02d}T10:05:00.{i % 1000000:06d}+00:00",
+                "credentials": {"type": "LOGIN_PASSWORD", "data": {"username": f"user{i % 5}"}},
+            }
+        )
+    return jobs
+
+
+def bench_raw(path: Path, jobs: list[dict[str, Any]]) -> float:
+    """Seconds for a plain executemany of the jobs into the store's schema."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    apply_migrations(conn)
+    marks = ", ".join("?" * len(JOB_FIELDS))
+    sql = f"INSERT INTO jobs ({SELECT_SQL}) VALUES ({marks})"
+    started = time.perf_counter()
+    rows = [
+        tuple(orjson.dumps(job[f]).decode() if f in JSON_FIELDS else job[f] for f in JOB_FIELDS)
+        for job in jobs
+    ]
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(sql, rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def bench_insert_many(path: Path, jobs: list[dict[str, Any]]) -> float:
+    with JobStore(path, max_finished=len(jobs)) as store:
+        started = time.perf_counter()
+        ids = store.insert_many(jobs)
+        elapsed = time.perf_counter() - started
+        assert len(ids) == len(jobs)
+    return elapsed
+
+
+def bench_lifecycle(path: Path, n: int, max_finished: int) -> float:
+    with JobStore(path, max_finished=max_finished) as store:
+        started = time.perf_counter()
+        for i in range(n):
+            job_id = store.create(
+                METHODS[i % len(METHODS)],
+                [f"tank/data{i % 97}"],
+                credentials={"type": "LOGIN_PASSWORD", "data": {"username": "root"}},
+            )
+            store.start(job_id)
+            store.set_progress(job_id, 10, "starting")
+            store.set_progress(job_id, 50.5)
+            store.set_progress(job_id, 90, "finishing", {"step": 3})
+            store.succeed(job_id, {"count": i})
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--jobs", type=int, default=100_000, help="number of jobs")
+    parser.add_argument(
+        "--max-finished", type=int, default=1000, help="retention during the lifecycle run"
+    )
+    args = parser.parse_args()
+    n = args.jobs
+    jobs = make_jobs(n)
+    with tempfile.TemporaryDirectory(prefix="jobstore-bench-") as folder:
+        raw = bench_raw(Path(folder) / "raw.db", jobs)
+        bulk = bench_insert_many(Path(folder) / "bulk.db", jobs)
+        life = bench_lifecycle(Path(folder) / "life.db", n, args.max_finished)
+    print(f"N = {n}")
+    print(f"raw sqlite3 executemany : {n / raw:10,.0f} jobs/s  ({raw:.2f} s)")
+    print(f"JobStore.insert_many    : {n / bulk:10,.0f} jobs/s  ({bulk:.2f} s)")
+    print(f"insert_many / raw time  : {bulk / raw:10.2f} x   (target <= 2.00)")
+    print(
+        f"lifecycle               : {n / life:10,.0f} jobs/s  ({life:.2f} s; "
+        f"create+start+3*set_progress+succeed, max_finished={args.max_finished}; "
+        "target >= 5,000)"
+    )
+
+
+if __name__ == "__main__":
+    main()
