@@ -73,7 +73,7 @@ def demo(db: str) -> None:
     console.print()
     for job in failed:
         job["owner"] = job.get("owner") or "(system)"
-    console.print(jobs_table(failed, title="The 10 most recent FAILED jobs"))
+    console.print(jobs_table(failed, "The 10 most recent FAILED jobs", console.width))
     console.print()
     counts["total"] = sum(counts.values())
     console.print(mapping_table({k: cell(v) for k, v in counts.items()}, title="Jobs by state"))

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -27,6 +28,9 @@ __all__ = [
 JOB_COLUMNS = ("id", "method", "state", "owner", "time_started", "time_finished", "error")
 _CELL_WIDTH = 60
 _PIPE_WIDTH = 200
+_MIN_FREE = 24  # a free-text column narrower than this is unreadable
+#: Columns hidden, in this order, when a terminal is too narrow for the free text.
+_DROPPABLE = ("time_started", "owner", "state")
 #: Columns that give up width first when a table does not fit.
 _FREE_TEXT = frozenset({"error", "description", "exception", "arguments", "result"})
 
@@ -77,40 +81,71 @@ def cell(value: Any) -> str:
     return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
 
 
-def jobs_table(jobs: list[dict[str, Any]], title: str | None = None) -> Table:
+def jobs_table(
+    jobs: list[dict[str, Any]], title: str | None = None, width: int | None = None
+) -> Table:
     """A table of jobs: the usual columns for whole jobs, every key for selected ones.
 
-    When the terminal is too narrow, the free-text columns (error,
-    description...) wrap; the others keep one line.
+    Free-text columns (error, description...) take the width left over and
+    wrap. If ``width`` (the terminal's) leaves them too little, the columns
+    of ``_DROPPABLE`` go first, and the title says so.
     """
     whole = all("credentials" in job and "method" in job for job in jobs) and bool(jobs)
     columns: list[str] = list(JOB_COLUMNS) if whole else []
     if not whole:
         for job in jobs:
             columns.extend(key for key in job if key not in columns)
-    rows = [
-        [
+    rows = {
+        name: [
             cell(owner(job) or "(system)") if name == "owner" and whole
             else _time_cell(job.get(name)) if name.startswith("time_")
             else cell(job.get(name))
-            for name in columns
+            for job in jobs
         ]
-        for job in jobs
-    ]
-    table = Table(title=title, title_justify="left")
-    for index, name in enumerate(columns):
-        widest = max([len(name), *(len(row[index]) for row in rows)])
+        for name in columns
+    }
+    widths = {
+        name: min(_CELL_WIDTH, max([len(name), *map(len, values)]))
+        for name, values in rows.items()
+    }
+    hidden = _fit(columns, widths, width) if width is not None else []
+    shown = [name for name in columns if name not in hidden]
+    if hidden:
+        note = f"({', '.join(hidden)} hidden: terminal too narrow)"
+        title = f"{title} {note}" if title else note
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name in shown:
         flexible = name in _FREE_TEXT
         # Rich narrows wrappable columns first, so only free text may wrap.
         table.add_column(
             name,
             no_wrap=not flexible,
             overflow="fold" if flexible else "ellipsis",
-            min_width=None if flexible else min(widest, _CELL_WIDTH),
+            min_width=None if flexible else widths[name],
         )
-    for row in rows:
-        table.add_row(*row)
+    for index in range(len(jobs)):
+        table.add_row(*(rows[name][index] for name in shown))
     return table
+
+
+def _fit(columns: list[str], widths: dict[str, int], width: int) -> list[str]:
+    """The droppable columns to hide so the free-text ones keep ``_MIN_FREE`` characters."""
+    hidden: list[str] = []
+    free = [name for name in columns if name in _FREE_TEXT]
+    if not free:
+        return hidden
+
+    def left_over() -> int:
+        fixed = [name for name in columns if name not in free and name not in hidden]
+        overhead = 3 * (len(columns) - len(hidden)) + 1  # padding and rules
+        return width - overhead - sum(widths[name] for name in fixed)
+
+    for name in _DROPPABLE:
+        if left_over() >= _MIN_FREE * len(free):
+            break
+        if name in columns:
+            hidden.append(name)
+    return hidden
 
 
 def _time_cell(value: Any) -> str:

@@ -49,7 +49,8 @@ def query(
     elif isinstance(answer, dict):  # options.get
         stdout().print(mapping_table(answer))
     else:
-        stdout().print(jobs_table(answer))
+        console = stdout()
+        console.print(jobs_table(answer, width=console.width))
 
 
 @cli.command()
