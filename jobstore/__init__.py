@@ -25,3 +25,8 @@ __all__ = [
     "QueryError",
     "SchemaError",
 ]
+
+from .query.evaluate import filter_list  # noqa: E402
+from .store import JobStore  # noqa: E402
+
+__all__ += ["JobStore", "filter_list"]

@@ -1,0 +1,459 @@
+"""The SQL compiler: a parsed ``Query`` becomes one SELECT (a sqlglot tree) plus a Python residual.
+
+Each top-level filter entry is either exact in SQL, or left to Python (its
+SQL, if any, is then only a necessary condition that narrows the rows read).
+Compiled SQL is cached by the query's *shape*: the tree with every value
+replaced by what its SQL depends on (``ops.SqlPlan.shape``), so a repeated
+query costs one traversal, a dict lookup and the parameter list.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from ..columns import COLUMNS, GENERATED, Column
+from ..errors import QueryError
+from ..timeutil import format_timestamp
+from . import dialect_sqlite as dialect
+from .dialect_sqlite import AliasSource, ColumnTerm, ElementTerm, JsonTerm
+from .ir import And, Comparison, Node, OrderKey, Query, position_text
+from .ops import OPERATORS, SqlPlan, Values
+from .paths import FANOUT, is_index
+from .sqlbuild import ALL_TYPES, CONTAINER, NULL, TEXT, Cond, and_, compare, in_list, or_, to_sql
+
+__all__ = ["CompiledQuery", "View", "cache_info", "compile_query"]
+
+TABLE = "jobs"
+_TIME_FIELDS = frozenset({"time_started", "time_finished"})
+_MAX_INDEX_SEGMENTS = 3  # each index segment on an unknown container doubles the SQL
+_MAX_SQL_INDEX = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Who is asking: rows they may see, and job fields they see redacted.
+
+    ``owner``/``methods`` restrict rows to ``owner = ? OR method IN (...)``
+    (``owner=None`` with ``restricted`` means only the listed methods);
+    filters and order keys on ``redacted`` fields never reach SQL, because
+    SQL only has the raw values.
+    """
+
+    restricted: bool = False
+    owner: str | None = None
+    methods: tuple[str, ...] = ()
+    redacted: frozenset[str] = frozenset()
+
+    @property
+    def shape(self) -> Hashable:
+        return (self.restricted, self.owner is not None, len(self.methods), self.redacted)
+
+    def params(self) -> list[Any]:
+        return ([self.owner] if self.owner is not None else []) + list(self.methods)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    """What runs where: the SQL and its parameters, and what Python still has to do."""
+
+    sql: str
+    params: list[Any]
+    residual: tuple[Node, ...]
+    order_in_python: bool
+    paged_in_sql: bool
+    counted_in_sql: bool
+    residual_reasons: tuple[str, ...] = ()
+
+
+# --- planning: shape and parameters ---------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Planned:
+    plan: SqlPlan
+    offset: int
+    null_matches: bool
+
+
+@dataclass(slots=True)
+class _Shaper:
+    view: View
+    params: list[Any] = field(default_factory=list)
+    plans: dict[int, _Planned] = field(default_factory=dict)
+
+    def node(self, node: Node) -> Hashable:
+        if isinstance(node, Comparison):
+            return self.comparison(node)
+        if isinstance(node, And):
+            return ("and", tuple(self.node(child) for child in node.children))
+        return ("or", tuple(self.node(branch) for branch in node.branches))
+
+    def comparison(self, node: Comparison) -> Hashable:
+        plan = _plan(node, self.view)
+        if plan is None:
+            return ("py",)
+        null_matches = (
+            False if node.path.is_date else OPERATORS[node.op].python(None, node.value)
+        )
+        self.plans[id(node)] = _Planned(plan, len(self.params), null_matches)
+        self.params.extend(plan.params)
+        path = node.path
+        return (path.segments, path.is_date, node.op, node.fold, plan.shape, plan.exact,
+                null_matches)
+
+
+def _json_keys_supported(segments: tuple[str, ...]) -> bool:
+    index_segments = sum(1 for segment in segments if is_index(segment))
+    if index_segments > _MAX_INDEX_SEGMENTS:
+        return False
+    return all(dialect.json_path_supported(segment) for segment in segments)
+
+
+def _plan(node: Comparison, view: View) -> SqlPlan | None:
+    field_name, *rest = node.path.segments
+    if field_name in view.redacted:
+        return None
+    column = COLUMNS.get(field_name)
+    if node.path.is_date:
+        if field_name not in _TIME_FIELDS or rest:
+            return None
+        try:
+            stamp = format_timestamp(node.value)
+        except (OverflowError, ValueError):
+            return None
+        return SqlPlan(("date",), (stamp,))
+    if column is not None and column.storage == "json" and not _json_keys_supported(tuple(rest)):
+        return None
+    return OPERATORS[node.op].plan(node.value)
+
+
+# --- building: conditions from shapes ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Builder:
+    plans: dict[int, _Planned]
+    aliases: AliasSource = field(default_factory=AliasSource)
+
+    def placeholders(self, planned: _Planned) -> Values:
+        start = planned.offset
+        return Values(lambda i: exp.Placeholder(this=f"p{start + i}"), len(planned.plan.params))
+
+    def node(self, node: Node) -> tuple[Cond, bool]:
+        """The node's condition, and whether it is exact (else a necessary condition)."""
+        if isinstance(node, Comparison):
+            planned = self.plans.get(id(node))
+            if planned is None:
+                return True, False
+            return self.comparison(node, planned), planned.plan.exact
+        if isinstance(node, And):
+            parts = [self.node(child) for child in node.children]
+            return and_(*(cond for cond, _ in parts)), all(exact for _, exact in parts)
+        parts = [self.node(branch) for branch in node.branches]
+        return or_(*(cond for cond, _ in parts)), all(exact for _, exact in parts)
+
+    def comparison(self, node: Comparison, planned: _Planned) -> Cond:
+        values = self.placeholders(planned)
+        field_name, *rest = node.path.segments
+        column = COLUMNS.get(field_name)
+        if column is None:
+            return False  # not a job field: MISSING never matches
+        if node.path.is_date:
+            term = self.column_term(column)
+            return and_(term.is_type(TEXT), compare(term.value(), node.op, values[0]))
+        operator = OPERATORS[node.op]
+
+        def build(term: Any) -> Cond:
+            return operator.build(term, planned.plan.shape, values, node.fold)
+
+        generated = GENERATED.get((field_name, rest[0])) if len(rest) == 1 else None
+        if generated is not None:
+            return build(self.column_term(generated))
+        if column.storage != "json":
+            term = self.column_term(column)
+            if not rest:
+                return build(term)
+            # Walking into a scalar: a null reads as null, anything else is MISSING.
+            return and_(term.is_type(NULL), planned.null_matches)
+        root = JsonTerm(exp.column(column.name, table=TABLE), (), column.types, False,
+                        self.aliases)
+        return self.walk(root, tuple(rest), build, planned.null_matches)
+
+    def column_term(self, column: Column) -> ColumnTerm:
+        return ColumnTerm(column.name, column.types, self.aliases)
+
+    def walk(self, term: JsonTerm, segments: tuple[str, ...], build: Callable[[Any], Cond],
+             null_matches: bool) -> Cond:
+        """QUERY.md §2's walk, as SQL: one branch per container type the value may have."""
+        if not segments:
+            return build(term)
+        segment, rest = segments[0], segments[1:]
+        branches: list[Cond] = []
+        if null_matches:
+            branches.append(term.is_type(NULL))  # a null midway reads as null
+        if "object" in term.types:
+            child = JsonTerm(term.doc, (*term.parts, segment), ALL_TYPES, True, self.aliases)
+            branches.append(self.walk(child, rest, build, null_matches))
+        if "array" in term.types:
+            if is_index(segment):
+                index = int(segment)
+                if index < _MAX_SQL_INDEX:
+                    child = JsonTerm(term.doc, (*term.parts, index), ALL_TYPES, True,
+                                     self.aliases)
+                    branches.append(self.walk(child, rest, build, null_matches))
+                if null_matches:  # past the end reads as null
+                    length = dialect.json_array_length(term.doc.copy(), term.parts)
+                    branches.append(and_(
+                        term.is_type(frozenset({"array"})),
+                        compare(length, "<=", exp.Literal.number(index)),
+                    ))
+            elif segment == FANOUT:
+                branches.append(term.any_element(
+                    lambda element: self.walk_element(element, rest, build, null_matches)
+                ))
+        return or_(*branches)
+
+    def walk_element(self, element: ElementTerm, segments: tuple[str, ...],
+                     build: Callable[[Any], Cond], null_matches: bool) -> Cond:
+        if not segments:
+            return build(element)
+        inner = JsonTerm(element.as_document(), (), CONTAINER, True, self.aliases)
+        return or_(
+            element.is_type(NULL) if null_matches else False,
+            self.walk(inner, segments, build, null_matches),
+        )
+
+
+# --- ordering -------------------------------------------------------------------------------
+
+
+def _order_terms(key: OrderKey, view: View) -> list[exp.Ordered] | None:
+    """ORDER BY terms giving QUERY.md's order for one key, or None to sort in Python."""
+    field_name, *rest = key.path.segments
+    if field_name in view.redacted:
+        return None
+    column = COLUMNS.get(field_name)
+    if column is None:
+        return []  # every job reads MISSING: sorts as null, ties decide
+    generated = GENERATED.get((field_name, rest[0])) if len(rest) == 1 else None
+    if generated is not None:
+        column, rest = generated, []
+    if column.storage != "json":
+        if rest:
+            return []  # null or MISSING for every job
+        value = exp.column(column.name, table=TABLE)
+        return [exp.Ordered(this=value, desc=key.descending, nulls_first=key.nulls_first)]
+    parts: list[str | int] = []
+    container_is_list = column.types == frozenset({"array"})
+    for depth, segment in enumerate(rest):
+        if not dialect.json_path_supported(segment):
+            return None
+        if is_index(segment):
+            if not (depth == 0 and container_is_list) or int(segment) >= _MAX_SQL_INDEX:
+                return None  # object key or list index: only Python knows
+            parts.append(int(segment))
+        else:
+            parts.append(segment)
+    doc = exp.column(column.name, table=TABLE)
+    value = dialect.json_value(doc, tuple(parts))
+    container_test = to_sql(in_list(dialect.json_type(doc.copy(), tuple(parts)),
+                                    [exp.Literal.string(name) for name in sorted(CONTAINER)]))
+    # A CASE, not the bare test: json_type is NULL for a missing value, and NULL sorts apart.
+    is_container = exp.Case(ifs=[exp.If(this=container_test, true=exp.Literal.number(1))],
+                            default=exp.Literal.number(0))
+    sortable = exp.Case(ifs=[exp.If(this=container_test.copy(),
+                                    true=dialect.canonical_json(value.copy()))],
+                        default=value.copy())
+    terms = []
+    if key.nulls is not None:
+        terms.append(exp.Ordered(this=exp.Is(this=value.copy(), expression=exp.Null()),
+                                 desc=key.nulls_first, nulls_first=True))
+    terms.append(exp.Ordered(this=is_container, desc=key.descending, nulls_first=True))
+    terms.append(exp.Ordered(this=sortable, desc=key.descending,
+                             nulls_first=not key.descending))
+    return terms
+
+
+# --- the whole query ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    sql: str
+    param_order: tuple[int, ...]
+    residual_entries: tuple[int, ...]
+    order_in_python: bool
+    paged_in_sql: bool
+    counted_in_sql: bool
+
+
+_CACHE: OrderedDict[Hashable, _Template] = OrderedDict()
+_CACHE_SIZE = 512
+_CACHE_LOCK = threading.Lock()
+_stats = {"hits": 0, "misses": 0}
+
+
+def cache_info() -> dict[str, int]:
+    """Hits and misses of the compiled-SQL cache (for tests and benchmarks)."""
+    return {**_stats, "size": len(_CACHE)}
+
+
+def compile_query(query: Query, view: View = View()) -> CompiledQuery:
+    """Compile ``query`` for ``view``: SQL for what SQLite can do exactly, the rest as residual."""
+    shaper = _Shaper(view)
+    where_shape = tuple(shaper.node(child) for child in query.where.children)
+    order_shape = tuple(
+        (key.path.segments, key.descending, key.nulls) for key in query.order_by
+    )
+    key = (where_shape, order_shape, query.count, query.get, query.offset > 0,
+           query.limit > 0, view.shape)
+    with _CACHE_LOCK:
+        template = _CACHE.get(key)
+        if template is not None:
+            _CACHE.move_to_end(key)
+            _stats["hits"] += 1
+    if template is None:
+        template = _build(query, view, shaper)
+        with _CACHE_LOCK:
+            _stats["misses"] += 1
+            _CACHE[key] = template
+            if len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    flat = shaper.params + view.params()
+    if template.paged_in_sql:
+        flat += [query.limit if query.limit else -1, query.offset]
+    residual = tuple(query.where.children[i] for i in template.residual_entries)
+    return CompiledQuery(
+        sql=template.sql,
+        params=[flat[i] for i in template.param_order],
+        residual=residual,
+        order_in_python=template.order_in_python,
+        paged_in_sql=template.paged_in_sql,
+        counted_in_sql=template.counted_in_sql,
+        residual_reasons=tuple(_reason(node, shaper) for node in residual),
+    )
+
+
+def _reason(node: Node, shaper: _Shaper) -> str:
+    """Name the first comparison in ``node`` that SQL cannot do exactly."""
+    if isinstance(node, Comparison):
+        planned = shaper.plans.get(id(node))
+        why = "checked in Python" if planned is None else "SQL narrows it, Python decides"
+        return f"{position_text(node.position)} {node.source!r}: {why}"
+    children = node.children if isinstance(node, And) else node.branches
+    for child in children:
+        if not _exact(child, shaper):
+            return _reason(child, shaper)
+    return position_text(node.position)
+
+
+def _exact(node: Node, shaper: _Shaper) -> bool:
+    if isinstance(node, Comparison):
+        planned = shaper.plans.get(id(node))
+        return planned is not None and planned.plan.exact
+    children = node.children if isinstance(node, And) else node.branches
+    return all(_exact(child, shaper) for child in children)
+
+
+def _visibility(view: View, first_param: int) -> Cond:
+    if not view.restricted:
+        return True
+    index = first_param
+    allowed: list[Cond] = []
+    if view.owner is not None:
+        allowed.append(compare(exp.column("owner", table=TABLE), "=",
+                               exp.Placeholder(this=f"p{index}")))
+        index += 1
+    if view.methods:
+        names = [exp.Placeholder(this=f"p{index + i}") for i in range(len(view.methods))]
+        allowed.append(in_list(exp.column("method", table=TABLE), names))
+    return or_(*allowed)
+
+
+def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
+    from ..rows import SELECT_COLUMNS
+
+    builder = _Builder(shaper.plans)
+    conds: list[Cond] = []
+    residual: list[int] = []
+    for index, child in enumerate(query.where.children):
+        cond, exact = builder.node(child)
+        conds.append(cond)
+        if not exact:
+            residual.append(index)
+    conds.append(_visibility(view, len(shaper.params)))
+    where = and_(*conds)
+
+    order_terms: list[exp.Ordered] = []
+    order_in_python = False
+    for key in query.order_by:
+        terms = _order_terms(key, view)
+        if terms is None:
+            order_in_python = True
+            break
+        order_terms.extend(terms)
+    if order_in_python:
+        order_terms = []
+    order_terms.append(exp.Ordered(this=exp.column("id", table=TABLE), desc=False,
+                                   nulls_first=True))
+
+    counted_in_sql = query.count and not residual
+    paged_in_sql = (
+        not residual and not order_in_python and not query.count
+        and (query.offset > 0 or query.limit > 0 or query.get)
+    )
+    if counted_in_sql:
+        select = exp.Select(expressions=[exp.Count(this=exp.Star())])
+    else:
+        select = exp.Select(expressions=[exp.column(name, table=TABLE) for name in SELECT_COLUMNS])
+    select = select.from_(exp.Table(this=exp.to_identifier(TABLE)), copy=False)
+    if where is not True:
+        select = select.where(to_sql(where), copy=False)
+    if not counted_in_sql:
+        select = select.order_by(*order_terms, copy=False)
+    next_param = len(shaper.params) + len(view.params())
+    if paged_in_sql:
+        select.set("limit", exp.Limit(expression=exp.Placeholder(this=f"p{next_param}")))
+        select.set("offset", exp.Offset(expression=exp.Placeholder(this=f"p{next_param + 1}")))
+    named_sql = select.sql(dialect=dialect.DIALECT)
+    order = _placeholder_order(named_sql)
+    anonymous = select.transform(
+        lambda node: exp.Placeholder() if isinstance(node, exp.Placeholder) else node,
+        copy=False,
+    )
+    return _Template(
+        sql=anonymous.sql(dialect=dialect.DIALECT),
+        param_order=order,
+        residual_entries=tuple(residual),
+        order_in_python=order_in_python,
+        paged_in_sql=paged_in_sql,
+        counted_in_sql=counted_in_sql,
+    )
+
+
+def _placeholder_order(sql: str) -> tuple[int, ...]:
+    """Parameter numbers in the order their placeholders appear in the SQL text."""
+    from sqlglot.dialects.dialect import Dialect
+
+    tokens = Dialect.get_or_raise(dialect.DIALECT).tokenize(sql)
+    order: list[int] = []
+    for previous, token in itertools.pairwise(tokens):
+        if previous.token_type.name == "COLON" and token.text.startswith("p"):
+            order.append(int(token.text[1:]))
+    return tuple(order)
+
+
+def ensure_pushable(query: Query, compiled: CompiledQuery) -> None:
+    """``force_sql_filters``: refuse a query that needs Python, naming the entry."""
+    if query.force_sql_filters and compiled.residual:
+        raise QueryError(
+            "force_sql_filters: this entry cannot be evaluated by the database: "
+            + compiled.residual_reasons[0]
+        )

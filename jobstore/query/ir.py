@@ -1,0 +1,97 @@
+"""The parsed query: a small immutable tree that both the evaluator and the SQL compiler read.
+
+Nothing here is ever malformed: the parser (``parse.py``) refuses bad input
+before a tree is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .paths import Path
+
+__all__ = ["And", "Comparison", "Node", "Or", "OrderKey", "Query", "Selector", "position_text"]
+
+Position = tuple[int, ...]
+
+
+def position_text(position: Position) -> str:
+    """``(0, 1, 2)`` -> ``filters[0][1][2]``: where an entry sits in the nested filter list."""
+    return "filters" + "".join(f"[{index}]" for index in position)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Comparison:
+    """``[path, op, value]``; ``op`` is the base operator, ``fold`` marks its ``C`` form."""
+
+    path: Path
+    op: str
+    value: Any
+    fold: bool
+    position: Position
+    source: Any = field(repr=False)  # the entry as the caller wrote it, for explain and errors
+
+    @property
+    def op_text(self) -> str:
+        return ("C" if self.fold else "") + self.op
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class And:
+    """All children hold (an empty And holds)."""
+
+    children: tuple[Node, ...]
+    position: Position = ()
+    source: Any = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Or:
+    """At least one branch holds."""
+
+    branches: tuple[Node, ...]
+    position: Position
+    source: Any = field(default=None, repr=False)
+
+
+Node = Comparison | And | Or
+
+
+@dataclass(frozen=True, slots=True)
+class OrderKey:
+    """One ``order_by`` entry: ``[nulls_first:|nulls_last:][-]path``."""
+
+    path: Path
+    descending: bool
+    nulls: Literal["first", "last"] | None
+
+    @property
+    def nulls_first(self) -> bool:
+        """Where nulls go once the prefix and the direction are both taken into account."""
+        if self.nulls is None:
+            return not self.descending
+        return self.nulls == "first"
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """One ``select`` entry: a path, and the top-level name it lands under if aliased."""
+
+    path: Path
+    alias: str | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Query:
+    """A whole validated query: the filter tree and the options."""
+
+    where: And
+    order_by: tuple[OrderKey, ...] = ()
+    select: tuple[Selector, ...] = ()
+    count: bool = False
+    get: bool = False
+    offset: int = 0
+    limit: int = 0
+    force_sql_filters: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,210 @@
+"""Validation and parsing: raw ``filters`` and ``options`` in, a ``Query`` tree out, or QueryError.
+
+Every malformed input QUERY.md names is refused here, before any job is
+read, with a message naming the offending entry; nothing but QueryError
+escapes for bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import QueryError
+from ..models import QueryOptions
+from ..timeutil import parse_datetime
+from .ir import And, Comparison, Node, Or, OrderKey, Position, Query, Selector, position_text
+from .ops import DATE_OPERATORS, OPERATORS, compile_pattern, fold
+from .paths import DATE_SUFFIX, Path, parse_path
+
+__all__ = ["MAX_OR_DEPTH", "parse_filters", "parse_options", "parse_query"]
+
+MAX_OR_DEPTH = 3
+_NULLS_PREFIXES = (("nulls_first:", "first"), ("nulls_last:", "last"))
+
+
+def _fail(position: Position, problem: str) -> QueryError:
+    return QueryError(f"{position_text(position)}: {problem}")
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """Tuples read as lists, as they would after a JSON round trip."""
+    if depth > 500:
+        raise QueryError("filter value nested too deeply")
+    if isinstance(value, tuple | list):
+        return [_plain(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item, depth + 1) for key, item in value.items()}
+    return value
+
+
+def parse_filters(filters: Any) -> And:
+    """Parse a filter list into an And node."""
+    if filters is None:
+        return And(())
+    if not isinstance(filters, list | tuple):
+        raise QueryError(f"filters must be a list, not {type(filters).__name__}")
+    return And(
+        tuple(_entry(entry, (index,), 0) for index, entry in enumerate(filters)),
+        (),
+        filters,
+    )
+
+
+def _entry(entry: Any, position: Position, or_depth: int) -> Node:
+    if not isinstance(entry, list | tuple):
+        raise _fail(position, f"a filter entry must be a list, not {type(entry).__name__}")
+    if len(entry) == 3:
+        return _comparison(entry, position)
+    if len(entry) == 2:
+        if not (isinstance(entry[0], str) and entry[0] == "OR"):
+            raise _fail(position, f"a 2-element entry must be ['OR', [...]], not {entry[0]!r}")
+        return _or(entry, position, or_depth + 1)
+    raise _fail(position, f"a filter entry has 3 elements (or 2 for OR), not {len(entry)}")
+
+
+def _or(entry: Any, position: Position, depth: int) -> Or:
+    if depth > MAX_OR_DEPTH:
+        raise _fail(position, f"ORs nest at most {MAX_OR_DEPTH} deep")
+    branches = entry[1]
+    if not isinstance(branches, list | tuple) or not branches:
+        raise _fail(position, "an OR needs a non-empty list of branches")
+    parsed: list[Node] = []
+    for index, branch in enumerate(branches):
+        where = (*position, 1, index)
+        if not isinstance(branch, list | tuple) or not branch:
+            raise _fail(where, "an OR branch must be a non-empty list")
+        if isinstance(branch[0], str):
+            parsed.append(_entry(branch, where, depth))
+        elif isinstance(branch[0], list | tuple):
+            children = tuple(
+                _entry(child, (*where, k), depth) for k, child in enumerate(branch)
+            )
+            parsed.append(And(children, where, branch))
+        else:
+            raise _fail(where, "an OR branch is an entry or a list of entries")
+    return Or(tuple(parsed), position, entry)
+
+
+def _comparison(entry: Any, position: Position) -> Comparison:
+    path_text, op_text, value = entry
+    if not isinstance(path_text, str) or not path_text:
+        raise _fail(position, "the path must be a non-empty string")
+    if not isinstance(op_text, str):
+        raise _fail(position, f"unknown operator {op_text!r}")
+    folded = op_text.startswith("C") and op_text[1:] in OPERATORS
+    base = op_text[1:] if folded else op_text
+    if base not in OPERATORS:
+        raise _fail(position, f"unknown operator {op_text!r}")
+    if folded and base == "~":
+        raise _fail(position, "'C~' is not an operator (use a (?i) pattern)")
+    path = parse_path(path_text)
+    value = _plain(value)
+    if path.is_date:
+        value = _date_value(path_text, op_text, base, folded, value, position)
+    elif OPERATORS[base].needs_string:
+        if not isinstance(value, str):
+            raise _fail(position, f"{op_text!r} needs a string value, not {type(value).__name__}")
+        if base == "~":
+            try:
+                compile_pattern(value)
+            except (re.error, RecursionError, OverflowError, ValueError) as exc:
+                raise _fail(position, f"the pattern does not compile: {exc}") from None
+    if folded:
+        value = fold(value)
+    return Comparison(path, base, value, folded, position, entry)
+
+
+def _date_value(
+    path_text: str, op_text: str, base: str, folded: bool, value: Any, position: Position
+) -> datetime:
+    if folded or base not in DATE_OPERATORS:
+        raise _fail(position, f"'.$date' allows only {sorted(DATE_OPERATORS)}, not {op_text!r}")
+    if not path_text.removesuffix(".$date"):
+        raise _fail(position, "'.$date' needs a field before it")
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise _fail(position, f"'.$date' needs an ISO-8601 string, not {value!r}")
+    return parsed
+
+
+def _order_key(text: Any, index: int) -> OrderKey:
+    where = f"order_by[{index}]"
+    if not isinstance(text, str):
+        raise QueryError(f"{where}: must be a string, not {type(text).__name__}")
+    nulls = None
+    for prefix, placement in _NULLS_PREFIXES:
+        if text.startswith(prefix):
+            text, nulls = text[len(prefix):], placement
+            break
+    descending = text.startswith("-")
+    if descending:
+        text = text[1:]
+    if not text:
+        raise QueryError(f"{where}: empty path")
+    path = parse_path(text)
+    if path.is_date:
+        raise QueryError(f"{where}: '.$date' is not needed to sort timestamps")
+    if path.has_fanout:
+        raise QueryError(f"{where}: cannot sort by a '*' path")
+    return OrderKey(path, descending, nulls)
+
+
+def _selector(item: Any, index: int) -> Selector:
+    where = f"select[{index}]"
+    alias = None
+    if isinstance(item, list | tuple):
+        if len(item) != 2 or not all(isinstance(part, str) for part in item):
+            raise QueryError(f"{where}: an aliased selector is [path, alias], two strings")
+        item, alias = item
+    if not isinstance(item, str) or not item:
+        raise QueryError(f"{where}: a selector is a non-empty path string or [path, alias]")
+    path = parse_path(item)
+    if path.is_date:  # '.$date' means nothing in select: it is a plain key there
+        path = Path(item, (*path.segments, DATE_SUFFIX))
+    return Selector(path, alias)
+
+
+def parse_options(options: Any) -> QueryOptions:
+    """Validate ``options`` against the reference API's option set."""
+    if options is None:
+        return QueryOptions()
+    if isinstance(options, QueryOptions):
+        return options
+    if not isinstance(options, dict):
+        raise QueryError(f"options must be an object, not {type(options).__name__}")
+    try:
+        return QueryOptions.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "options"
+        raise QueryError(f"options.{name}: {first['msg']}") from None
+
+
+def parse_query(filters: Any = None, options: Any = None) -> Query:
+    """Validate and parse a whole query (QUERY.md §1–§5)."""
+    where = parse_filters(filters)
+    parsed = parse_options(options)
+    order_by = tuple(_order_key(text, i) for i, text in enumerate(parsed.order_by))
+    select = tuple(_selector(item, i) for i, item in enumerate(parsed.select))
+    if parsed.get:
+        if parsed.count:
+            raise QueryError("options: 'get' cannot be combined with 'count'")
+        if parsed.offset > 0:
+            raise QueryError("options: 'get' cannot be combined with an offset")
+        if parsed.limit > 1:
+            raise QueryError("options: 'get' cannot be combined with a limit above 1")
+    return Query(
+        where=where,
+        order_by=order_by,
+        select=select,
+        count=parsed.count,
+        get=parsed.get,
+        offset=parsed.offset,
+        limit=parsed.limit,
+        force_sql_filters=parsed.force_sql_filters,
+        extra=dict(parsed.extra),
+    )

@@ -1,0 +1,46 @@
+"""Running a compiled query: SQL first, then whatever is left to Python, streaming the rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..rows import row_to_job
+from .compile import CompiledQuery
+from .evaluate import matches, order_items, page
+from .ir import Query
+
+__all__ = ["execute"]
+
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def execute(
+    conn: sqlite3.Connection,
+    query: Query,
+    compiled: CompiledQuery,
+    transform: Transform | None = None,
+) -> Any:
+    """Run ``compiled`` on ``conn`` and finish ``query`` in Python where the plan says so.
+
+    ``transform`` (redaction) is applied to every job before the residual
+    filters see it, so Python-side filtering acts on what the caller sees.
+    """
+    cursor = conn.execute(compiled.sql, compiled.params)
+    try:
+        if compiled.counted_in_sql:
+            return cursor.fetchone()[0]
+        jobs: Iterator[dict[str, Any]] = map(row_to_job, cursor)
+        if transform is not None:
+            jobs = map(transform, jobs)
+        if compiled.residual:
+            residual = compiled.residual
+            jobs = (job for job in jobs if all(matches(node, job) for node in residual))
+        if query.count:
+            return sum(1 for _ in jobs)
+        if compiled.order_in_python:
+            jobs = iter(order_items(list(jobs), query.order_by))
+        return page(query, jobs, windowed=compiled.paged_in_sql)
+    finally:
+        cursor.close()
