@@ -21,9 +21,16 @@ from pydantic import ValidationError
 from . import jsoncodec
 from .batch import encode_batch
 from .connection import Connections
+from .access import AccessPolicy, Caller, redact_job, redacted_roots
 from .errors import IllegalTransition, InvalidJob, JobNotFound
 from .logs import LogFolder
 from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
+from .query.compile import View
+from .query.engine import explain_query, run_query
+from .query.ir import Query
+from .query.parse import parse_query
+from .query.run import Transform
+from .redaction import SecretsRegistry
 from .rows import SELECT_SQL, row_to_job
 from .runner import current_runner, is_alive, runner_pid
 from .timeutil import format_timestamp, now_timestamp
@@ -122,6 +129,9 @@ class JobStore:
             folder = os.path.abspath(self.path) + ".logs"
         self.logs_dir = Path(folder)
         self._logs = LogFolder(self.logs_dir)
+        #: Who may read which jobs (per-method read roles), and which values are secret.
+        self.access = AccessPolicy()
+        self.secrets = SecretsRegistry()
         #: Called after every committed change; see ``_notify``.
         self._listeners: list[Listener] = []
 
@@ -171,10 +181,51 @@ class JobStore:
         self,
         filters: list[Any] | None = None,
         options: dict[str, Any] | None = None,
-        credentials: dict[str, Any] | None = None,
+        credentials: Any = None,
     ) -> list[dict[str, Any]] | dict[str, Any] | int:
-        """Query jobs (``core.get_jobs`` semantics, see QUERY.md); for now all jobs by id."""
-        return self._select_all()
+        """Query jobs with ``core.get_jobs`` semantics (QUERY.md), as ``credentials`` may see them.
+
+        No credentials: an internal caller. ``{"username": ..., "roles": [...]}``
+        (or an ``access.Caller``): an external one, who sees only its own jobs
+        (all with ``FULL_ADMIN``) with secrets redacted.
+        """
+        query = parse_query(filters, options)
+        view, transform = self._view(query, credentials)
+        return run_query(self._conns.statement, query, view, transform)
+
+    def explain(
+        self,
+        filters: list[Any] | None = None,
+        options: dict[str, Any] | None = None,
+        credentials: Any = None,
+    ) -> dict[str, Any]:
+        """How ``get_jobs`` would run: ``{"sql", "params", "residual", ...}``."""
+        query = parse_query(filters, options)
+        view, _ = self._view(query, credentials)
+        return explain_query(query, view)
+
+    def _view(self, query: Query, credentials: Any) -> tuple[View, Transform | None]:
+        """What this caller may see (rows, in SQL) and how its jobs are redacted (in Python)."""
+        caller = Caller.parse(credentials)
+        raw_result = query.extra.get("raw_result")
+        redacted = redacted_roots(caller, raw_result)
+        transform: Transform | None = None
+        if redacted:
+            secrets = self.secrets
+
+            def transform(job: dict[str, Any]) -> dict[str, Any]:
+                return redact_job(job, caller, raw_result, secrets)
+
+        visibility = self.access.visibility(caller)
+        if visibility is None:
+            return View(redacted=redacted), transform
+        view = View(
+            restricted=True,
+            owner=visibility.username,
+            methods=tuple(sorted(visibility.methods)),
+            redacted=redacted,
+        )
+        return view, transform
 
     def _select_all(self) -> list[dict[str, Any]]:
         with self._conns.statement() as conn:
