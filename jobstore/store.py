@@ -19,12 +19,14 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from . import jsoncodec
+from .access import AccessPolicy, Caller, redact_job, redacted_roots
 from .batch import encode_batch
 from .connection import Connections
-from .access import AccessPolicy, Caller, redact_job, redacted_roots
 from .errors import IllegalTransition, InvalidJob, JobNotFound
+from .events import Callback, Subscription, subscribe
 from .logs import LogFolder
 from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
+from .permissions import abort_guard, check_abort, readable_job
 from .query.compile import View
 from .query.engine import explain_query, run_query
 from .query.ir import Query
@@ -169,13 +171,24 @@ class JobStore:
 
     # -- reading -----------------------------------------------------------
 
-    def get_job(self, job_id: int) -> dict[str, Any]:
-        """The job with this id, in JSON form; JobNotFound if there is none."""
+    def get_job(
+        self, job_id: int, credentials: Any = None, *, raw_result: bool | None = None
+    ) -> dict[str, Any]:
+        """The job with this id, in JSON form, as ``get_jobs`` would return it to ``credentials``.
+
+        A job the caller may not see raises JobNotFound, exactly as a missing
+        one does (see ``jobstore.permissions``); ``raw_result`` is
+        ``extra.raw_result``.
+        """
+        caller = Caller.parse(credentials)
+        job = self._read_job(job_id)
+        return readable_job(self.access, self.secrets, caller, job, job_id, raw_result)
+
+    def _read_job(self, job_id: int) -> dict[str, Any] | None:
+        """The raw job with this id, or None."""
         with self._conns.statement() as conn:
             row = conn.execute(_SELECT_ONE_SQL, (_check_id(job_id),)).fetchone()
-        if row is None:
-            raise JobNotFound(f"job {job_id} does not exist")
-        return row_to_job(row)
+        return None if row is None else row_to_job(row)
 
     def get_jobs(
         self,
@@ -406,17 +419,30 @@ class JobStore:
         """Record a caught exception: ``fail(job_id, exc)``."""
         self.fail(job_id, exc)
 
-    def abort(self, job_id: int) -> None:
-        """-> ABORTED: a WAITING job, or a RUNNING job that is abortable."""
-        self._finish(
-            job_id,
-            "ABORTED",
-            "abort",
-            "only a WAITING job or an abortable RUNNING job can be aborted",
-            "",
-            (),
-            "(state = 'WAITING' OR (state = 'RUNNING' AND abortable = 1))",
-        )
+    def abort(self, job_id: int, credentials: Any = None) -> None:
+        """-> ABORTED: a WAITING job, or a RUNNING job that is abortable.
+
+        ``credentials`` as for ``get_jobs``: internal (None) and ``FULL_ADMIN``
+        callers abort any job, others only their own. A job the caller may not
+        see raises JobNotFound (as if missing); one it sees but does not own
+        (a method reader's) raises PermissionDenied.
+        """
+        caller = Caller.parse(credentials)
+        rule = "only a WAITING job or an abortable RUNNING job can be aborted"
+        guard = "(state = 'WAITING' OR (state = 'RUNNING' AND abortable = 1))"
+        owner_guard, params = abort_guard(caller)
+        if caller is not None:
+            check_abort(self.access, caller, self._read_job(job_id), job_id)
+        if self._finish(
+            job_id, "ABORTED", "abort", rule, "", (), guard + owner_guard, params,
+            quiet=bool(owner_guard),
+        ):  # fmt: skip
+            return
+        # Refused with the owner guard: name the reason only after re-checking
+        # access, so the error never describes a job the caller may not see.
+        check_abort(self.access, caller, self._read_job(job_id), job_id)
+        with self._conns.statement() as conn:
+            raise self._refusal(conn, job_id, "abort", rule)
 
     # -- logs --------------------------------------------------------------
 
@@ -646,6 +672,15 @@ class JobStore:
                 raise InvalidJob(f"job #{index}, field 'id': a job with id {job_id} already exists")
 
     # -- change events -------------------------------------------------------
+
+    def subscribe(self, callback: Callback, credentials: Any = None) -> Subscription:
+        """Call ``callback(kind, job)`` after each committed change a caller may see.
+
+        ``kind`` is "ADDED", "CHANGED" or "REMOVED"; ``job`` is in the form
+        ``get_jobs`` returns to ``credentials`` (see ``jobstore.events``).
+        Returns a handle: ``.unsubscribe()``, ``.close()`` or use it in ``with``.
+        """
+        return subscribe(self, callback, credentials)
 
     def _notify(self, kind: str, job_id: int, job: dict[str, Any] | None) -> None:
         """Tell every listener about a committed change: ``listener(kind, job_id, job)``.
