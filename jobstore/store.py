@@ -506,49 +506,55 @@ class JobStore:
             (now,),
         ).fetchone()
         if any_expired:
-            expired = conn.execute(f"SELECT id, logs_path {transient_sql}", (now,)).fetchall()
-            self._delete(conn, [(job_id, path, None) for job_id, path in expired], outcome)
+            self._delete(conn, f"SELECT id {transient_sql}", (now,), outcome)
         excess = finished - self.max_finished
         if excess <= 0:
             return
-        columns = f"id, logs_path, {SELECT_SQL}" if self._listeners else "id, logs_path"
         # "IS NOT NULL" lets the index skip the NULL end (every WAITING/RUNNING
         # job); finished jobs without a time_finished (only imported ones can
         # lack it) go after all timed ones, oldest id first.
-        oldest = conn.execute(
-            f"SELECT {columns} FROM jobs INDEXED BY jobs_time_finished "
+        excess -= self._delete(
+            conn,
+            "SELECT id FROM jobs INDEXED BY jobs_time_finished "
             f"WHERE time_finished IS NOT NULL AND state IN {_FINISHED_SQL} AND transient = 0 "
             "ORDER BY time_finished, id LIMIT ?",
             (excess,),
-        ).fetchall()
-        if len(oldest) < excess:
-            oldest += conn.execute(
-                f"SELECT {columns} FROM jobs WHERE time_finished IS NULL "
-                f"AND state IN {_FINISHED_SQL} AND transient = 0 ORDER BY id LIMIT ?",
-                (excess - len(oldest),),
-            ).fetchall()
-        self._delete(
-            conn,
-            [(row[0], row[1], row_to_job(row[2:]) if len(row) > 2 else None) for row in oldest],
             outcome,
             notify=True,
         )
+        if excess > 0:
+            self._delete(
+                conn,
+                f"SELECT id FROM jobs WHERE time_finished IS NULL AND state IN {_FINISHED_SQL} "
+                "AND transient = 0 ORDER BY id LIMIT ?",
+                (excess,),
+                outcome,
+                notify=True,
+            )
 
     def _delete(
         self,
         conn: sqlite3.Connection,
-        victims: list[tuple[int, str | None, dict[str, Any] | None]],
+        select_ids: str,
+        params: tuple[Any, ...],
         outcome: _Outcome,
         *,
         notify: bool = False,
-    ) -> None:
-        conn.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id, _, _ in victims])
-        for job_id, logs_path, job in victims:
-            outcome.removed.append(job_id)
-            if logs_path is not None:
-                outcome.logs.append(job_id)
+    ) -> int:
+        """Delete the jobs whose ids ``select_ids`` (our own SQL) yields; return how many."""
+        notify = notify and bool(self._listeners)
+        columns = f"id, logs_path, {SELECT_SQL}" if notify else "id, logs_path"
+        rows = conn.execute(
+            f"DELETE FROM jobs WHERE id IN ({select_ids}) RETURNING {columns}", params
+        ).fetchall()
+        rows.sort(key=lambda row: row[0])  # RETURNING order is unspecified
+        for row in rows:
+            outcome.removed.append(row[0])
+            if row[1] is not None:
+                outcome.logs.append(row[0])
             if notify:
-                outcome.events.append(("REMOVED", job_id, job))
+                outcome.events.append(("REMOVED", row[0], row_to_job(row[2:])))
+        return len(rows)
 
     def _after_commit(self, outcome: _Outcome) -> None:
         for job_id in outcome.logs:
@@ -770,7 +776,7 @@ class JobStore:
                         (text, job_id),
                     ).fetchall()[0]
             if transient and self.transient_grace <= 0:
-                self._delete(conn, [(job_id, logs_path, None)], outcome)
+                self._delete(conn, "?", (job_id,), outcome)
             self._prune(conn, outcome, now)
         if listening and not transient:
             outcome.events.insert(0, ("CHANGED", job_id, row_to_job(row)))
