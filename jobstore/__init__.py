@@ -26,7 +26,6 @@ __all__ = [
     "SchemaError",
 ]
 
-from .query.evaluate import filter_list  # noqa: E402
-from .store import JobStore  # noqa: E402
+from .query.evaluate import filter_list
 
-__all__ += ["JobStore", "filter_list"]
+__all__ += ["filter_list"]
