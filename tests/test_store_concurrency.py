@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +91,13 @@ def test_only_one_of_two_racing_transitions_wins(make_store: Any) -> None:
 
 
 WRITER = """
-    import json, sys
+    import json, os, sys, time
     from jobstore.store import JobStore
     path, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = JobStore(path, max_finished=100_000)
+    open(path + ".ready-" + tag, "w").close()
+    while not os.path.exists(path + ".go"):  # start together, so the writes interleave
+        time.sleep(0.001)
     ids = []
     for i in range(count):
         job_id = store.create("writer." + tag, [tag, i])
@@ -110,14 +114,21 @@ WRITER = """
 def test_two_processes_write_one_file_and_nothing_is_lost(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     JobStore(path).close()  # schema first, so both writers start on equal terms
-    count = 150
+    count = 300
     procs = {tag: _python(WRITER, str(path), tag, str(count)) for tag in ("a", "b")}
+    deadline = time.monotonic() + 60
+    while not all(Path(f"{path}.ready-{tag}").exists() for tag in procs):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs.values())
+        time.sleep(0.01)
+    Path(f"{path}.go").touch()
     written: dict[str, list[int]] = {}
     for tag, proc in procs.items():
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         written[tag] = json.loads(out)
     assert not set(written["a"]) & set(written["b"])
+    # the two id sequences interleave: the processes really wrote at the same time
+    assert min(written["b"]) < max(written["a"]) and min(written["a"]) < max(written["b"])
     with JobStore(path) as store:
         jobs = store._select_all()
     assert len(jobs) == 2 * (count + 50)
