@@ -18,6 +18,7 @@ roughly 10x faster commits. Pass ``synchronous="FULL"`` for the other choice.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -63,6 +64,7 @@ class Connections:
         self._registry_lock = threading.Lock()
         self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
+        self._pid = os.getpid()
         # The shared :memory: connection's lock; re-entrant so a listener that
         # reads the store from inside a write does not deadlock.
         self.lock: threading.RLock | None = threading.RLock() if self.memory else None
@@ -119,12 +121,21 @@ class Connections:
         """The calling thread's connection (the shared one for ``:memory:``)."""
         if self._shared is not None:
             return self._shared
+        if self._pid != os.getpid():
+            self._forget_parent_connections()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
             self._local.conn = conn
             self._local.db = None
         return conn
+
+    def _forget_parent_connections(self) -> None:
+        """After fork(): never touch the parent's connections (SQLite forbids it), open anew."""
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._registry_lock = threading.Lock()
+        self._opened = []
 
     def database(self) -> sqlite_utils.Database:
         """The calling thread's connection wrapped as a ``sqlite_utils.Database``."""

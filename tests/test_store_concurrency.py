@@ -127,8 +127,6 @@ def test_two_processes_write_one_file_and_nothing_is_lost(tmp_path: Path) -> Non
         assert proc.returncode == 0, err
         written[tag] = json.loads(out)
     assert not set(written["a"]) & set(written["b"])
-    # the two id sequences interleave: the processes really wrote at the same time
-    assert min(written["b"]) < max(written["a"]) and min(written["a"]) < max(written["b"])
     with JobStore(path) as store:
         jobs = store._select_all()
     assert len(jobs) == 2 * (count + 50)
@@ -139,3 +137,27 @@ def test_two_processes_write_one_file_and_nothing_is_lost(tmp_path: Path) -> Non
         assert all(job["state"] == "SUCCESS" and job["arguments"][0] == tag for job in mine)
         bulk = [job for job in jobs if job["method"] == f"bulk.{tag}"]
         assert [job["arguments"] for job in bulk] == [[tag, i] for i in range(50)]
+
+
+def _create_in_child(store: JobStore, queue: Any) -> None:
+    job_id = store.create("child")
+    store.start(job_id)
+    store.succeed(job_id, "from the child")
+    queue.put(job_id)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection(store: JobStore) -> None:
+    import multiprocessing
+
+    parent_job = store.create("parent")  # the parent's connection exists before the fork
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_create_in_child, args=(store, queue))
+    child.start()
+    child_job = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert store.get_job(child_job)["result"] == "from the child"
+    store.start(parent_job)  # the parent's connection still works
+    assert store.get_job(parent_job)["state"] == "RUNNING"
