@@ -10,6 +10,7 @@ import sqlite3
 import tempfile
 import traceback
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -102,6 +103,10 @@ class JobStore:
 
     Logs live in ``logs_dir`` (default ``<db path>.logs/``); for ``:memory:``
     a temporary folder that ``close()`` deletes.
+
+    Durability: WAL with ``synchronous=NORMAL`` (see ``jobstore.connection``):
+    a crashed process loses nothing; a power cut may lose the last commits
+    but never corrupts the file. Pass ``synchronous="FULL"`` to fsync each commit.
     """
 
     def __init__(
@@ -143,8 +148,11 @@ class JobStore:
         """The calling thread's connection (for the query engine); autocommit mode."""
         return self._conns.get()
 
-    def _write(self) -> Any:
-        """``with store._write() as conn:`` one ``BEGIN IMMEDIATE`` transaction."""
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """``with store._write() as conn:`` one ``BEGIN IMMEDIATE`` transaction.
+
+        Commits when the block ends, rolls back if it raises; not re-entrant.
+        """
         return self._conns.write()
 
     @property
