@@ -34,6 +34,7 @@ TABLE = "jobs"
 _TIME_FIELDS = frozenset({"time_started", "time_finished"})
 _MAX_INDEX_SEGMENTS = 3  # each index segment on an unknown container doubles the SQL
 _MAX_SQL_INDEX = 2**31
+_MAX_INT64 = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +329,9 @@ def compile_query(query: Query, view: View = View()) -> CompiledQuery:
                 _CACHE.popitem(last=False)
     flat = shaper.params + view.params()
     if template.paged_in_sql:
-        flat += [query.limit if query.limit else -1, query.offset]
+        # SQLite binds at most int64; no table has more rows, so clamping is exact.
+        flat += [min(query.limit, _MAX_INT64) if query.limit else -1,
+                 min(query.offset, _MAX_INT64)]
     residual = tuple(query.where.children[i] for i in template.residual_entries)
     return CompiledQuery(
         sql=template.sql,

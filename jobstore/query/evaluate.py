@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -154,7 +155,9 @@ def page(query: Query, ordered: Iterable[Any], *, windowed: bool = False) -> Any
     ``windowed``: the database already applied offset and limit.
     """
     offset, limit = (0, 0) if windowed else (query.offset, query.limit)
-    window: Iterator[Any] = itertools.islice(ordered, offset, offset + limit if limit else None)
+    # islice refuses indices above sys.maxsize; no iterable is that long, so clamping is exact.
+    stop = min(offset + limit, sys.maxsize) if limit else None
+    window: Iterator[Any] = itertools.islice(ordered, min(offset, sys.maxsize), stop)
     if query.get:
         first = next(window, MISSING)
         if first is MISSING:

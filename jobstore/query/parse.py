@@ -32,7 +32,7 @@ def _fail(position: Position, problem: str) -> QueryError:
 
 def _plain(value: Any, depth: int = 0) -> Any:
     """Tuples read as lists, as they would after a JSON round trip."""
-    if depth > 500:
+    if depth > 100:  # two frames a level: 500 overflowed the default stack under callers
         raise QueryError("filter value nested too deeply")
     if isinstance(value, tuple | list):
         return [_plain(item, depth + 1) for item in value]
