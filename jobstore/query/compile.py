@@ -330,8 +330,8 @@ def compile_query(query: Query, view: View = View()) -> CompiledQuery:
     flat = shaper.params + view.params()
     if template.paged_in_sql:
         # SQLite binds at most int64; no table has more rows, so clamping is exact.
-        flat += [min(query.limit, _MAX_INT64) if query.limit else -1,
-                 min(query.offset, _MAX_INT64)]
+        limit = 1 if query.get else min(query.limit, _MAX_INT64) if query.limit else -1
+        flat += [limit, min(query.offset, _MAX_INT64)]
     residual = tuple(query.where.children[i] for i in template.residual_entries)
     return CompiledQuery(
         sql=template.sql,

@@ -14,12 +14,13 @@ from .run import Transform, execute
 __all__ = ["explain_query", "run_query"]
 
 ConnectionScope = Callable[[], AbstractContextManager[sqlite3.Connection]]
+INTERNAL = View()  # an internal caller: every row, raw values
 
 
 def run_query(
     scope: ConnectionScope,
     query: Query,
-    view: View = View(),
+    view: View = INTERNAL,
     transform: Transform | None = None,
 ) -> Any:
     """Answer a parsed query; a force_sql_filters refusal happens before any row is read."""
@@ -29,7 +30,7 @@ def run_query(
         return execute(conn, query, compiled, transform)
 
 
-def explain_query(query: Query, view: View = View()) -> dict[str, Any]:
+def explain_query(query: Query, view: View = INTERNAL) -> dict[str, Any]:
     """What would run where: the SQL, its parameters, and what Python would still do."""
     compiled = compile_query(query, view)
     return {

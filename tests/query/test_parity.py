@@ -49,7 +49,8 @@ def rich_store() -> Any:
 
 @settings(PARITY, max_examples=600)
 @given(comparison=comparisons())
-def test_one_comparison_matches_python(rich_store: jobstore.JobStore, comparison: list[Any]) -> None:
+def test_one_comparison_matches_python(rich_store: jobstore.JobStore,
+                                       comparison: list[Any]) -> None:
     """One comparison over a job set holding every kind of value at every path."""
     stored = rich_store.get_jobs()
     expected = _outcome(lambda: jobstore.filter_list(stored, [comparison], {"select": ["id"]}))
