@@ -56,6 +56,9 @@ class Caller(BaseModel):
         # An empty name would "own" every job stored with an empty username.
         if not value:
             raise ValueError("must not be empty")
+        # It is bound as an SQL parameter, which must encode as UTF-8.
+        if not value.isascii() and not _encodable(value):
+            raise ValueError("must be valid Unicode text (no lone surrogates)")
         return value
 
     @field_validator("roles", mode="before")
@@ -96,6 +99,15 @@ class Caller(BaseModel):
                 for err in exc.errors(include_url=False, include_input=False)
             )
             raise QueryError(f"malformed credentials: {problems}") from None
+
+
+def _encodable(text: str) -> bool:
+    """True if ``text`` has a UTF-8 form (SQLite can bind it); lone surrogates do not."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def job_owner(job: Mapping[str, Any]) -> str | None:
@@ -156,7 +168,7 @@ class AccessPolicy:
     def allow_method_readers(self, method: str, role: str) -> None:
         """Let callers holding ``role`` read every job of ``method`` (exact names)."""
         for name, value in (("method", method), ("role", role)):
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, str) or not value or not _encodable(value):
                 raise ValueError(f"{name} must be a non-empty string, not {value!r}")
         with self._lock:
             readers = dict(self._readers)

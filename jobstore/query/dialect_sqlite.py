@@ -40,9 +40,15 @@ def json_path_supported(key: str) -> bool:
     """Can SQLite 3.40's JSON path syntax name this object key exactly?
 
     Its quoted labels have no escapes, and it compares them with the stored
-    text, which escapes control characters: such keys stay in Python.
+    text, which escapes control characters: such keys stay in Python. So do
+    keys with lone surrogates: they have no UTF-8 form, so no SQL text can hold
+    them (sqlite3 would raise UnicodeEncodeError), and no stored key equals them.
     """
-    return '"' not in key and "\\" not in key and all(ord(char) >= 0x20 for char in key)
+    return (
+        '"' not in key
+        and "\\" not in key
+        and all(ord(char) >= 0x20 and not 0xD800 <= ord(char) <= 0xDFFF for char in key)
+    )
 
 
 def _json_path(parts: tuple[PathPart, ...]) -> exp.JSONPath:
