@@ -148,6 +148,7 @@ def _equal(x: Any, v: Any) -> bool:
 
 
 def _plan_equality(v: Any) -> SqlPlan | None:
+    """One value compared for equality (=, != and the list elements of rin/rnin)."""
     kind = _kind(v)
     if kind in ("null", "datetime"):
         return SqlPlan((kind,))
@@ -355,17 +356,6 @@ def _rnin(x: Any, v: Any) -> bool:
     return False
 
 
-def _plan_reverse(v: Any) -> SqlPlan | None:
-    kind = _kind(v)
-    if kind in ("null", "datetime"):
-        return SqlPlan((kind,))
-    if kind in ("num", "text"):
-        return SqlPlan((kind,), (_bind(v),))
-    if kind in ("array", "object"):
-        return SqlPlan((kind,), exact=False)
-    return None
-
-
 def _element_equals(shape: Any, p: Values, folded: bool) -> Callable[[Term], Cond]:
     (kind,) = shape
 
@@ -512,9 +502,9 @@ OPERATORS: dict[str, Operator] = {
         Operator("in", _in, _plan_members, _build_in, description="x is one of v / in text v"),
         Operator("nin", _nin, _plan_members, _build_nin,
                  description="x is none of v / not in text v"),
-        Operator("rin", _rin, _plan_reverse, _build_rin,
+        Operator("rin", _rin, _plan_equality, _build_rin,
                  description="v is an element of x / in text x"),
-        Operator("rnin", _rnin, _plan_reverse, _build_rnin,
+        Operator("rnin", _rnin, _plan_equality, _build_rnin,
                  description="v is not an element of x / not in text x"),
         _string_op("^", str.startswith, _plan_prefix, _starts_with, False, "x starts with v"),
         _string_op("!^", str.startswith, _plan_prefix, _starts_with, True,
