@@ -22,6 +22,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
@@ -48,6 +49,20 @@ def is_busy(exc: BaseException) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+#: Every live Connections object, so a forked child can drop its parent's connections.
+_INSTANCES: weakref.WeakSet[Connections] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for conns in list(_INSTANCES):
+        conns._forget_parent_connections()
+
+
+# A hook instead of an os.getpid() check per statement: forks are rare, statements are not.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Connections:
     """Open, hand out and close the connections of one database."""
 
@@ -64,7 +79,7 @@ class Connections:
         self._registry_lock = threading.Lock()
         self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
-        self._pid = os.getpid()
+        _INSTANCES.add(self)
         # The shared :memory: connection's lock; re-entrant so a listener that
         # reads the store from inside a write does not deadlock.
         self.lock: threading.RLock | None = threading.RLock() if self.memory else None
@@ -121,8 +136,6 @@ class Connections:
         """The calling thread's connection (the shared one for ``:memory:``)."""
         if self._shared is not None:
             return self._shared
-        if self._pid != os.getpid():
-            self._forget_parent_connections()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
@@ -132,7 +145,6 @@ class Connections:
 
     def _forget_parent_connections(self) -> None:
         """After fork(): never touch the parent's connections (SQLite forbids it), open anew."""
-        self._pid = os.getpid()
         self._local = threading.local()
         self._registry_lock = threading.Lock()
         self._opened = []

@@ -43,17 +43,26 @@ def _start_ticks(pid: int) -> str | None:
     return fields[19]
 
 
-_identity: tuple[int, str] | None = None
+_identity: str | None = None
 
 
 def current_runner() -> str:
-    """This process's identity (recomputed after a fork)."""
+    """This process's identity (recomputed in a forked child)."""
     global _identity
-    pid = os.getpid()
-    if _identity is None or _identity[0] != pid:
+    if _identity is None:
+        pid = os.getpid()
         ticks = _start_ticks(pid) if _boot_id() else None
-        _identity = (pid, f"{_boot_id()}:{pid}:{ticks or ''}")
-    return _identity[1]
+        _identity = f"{_boot_id()}:{pid}:{ticks or ''}"
+    return _identity
+
+
+def _forget_identity() -> None:
+    global _identity
+    _identity = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_identity)
 
 
 def runner_pid(runner: str | None) -> int | None:

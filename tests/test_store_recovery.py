@@ -136,3 +136,18 @@ def test_a_job_picked_up_meanwhile_is_left_alone(store: JobStore, monkeypatch: A
     monkeypatch.setattr(store, "_orphans", lambda: orphans)
     assert store.recover() == []
     assert store.get_job(job_id)["state"] == "RUNNING"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_has_its_own_identity() -> None:
+    parent = current_runner()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports its identity and leaves at once
+        os.write(write, current_runner().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 200).decode()
+    os.waitpid(pid, 0)
+    assert runner_pid(child) == pid != runner_pid(parent)
+    assert current_runner() == parent
