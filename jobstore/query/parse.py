@@ -195,6 +195,12 @@ def parse_query(filters: Any = None, options: Any = None) -> Query:
     parsed = parse_options(options)
     order_by = tuple(_order_key(text, i) for i, text in enumerate(parsed.order_by))
     select = tuple(_selector(item, i) for i, item in enumerate(parsed.select))
+    raw_result = parsed.extra.get("raw_result")
+    if raw_result is not None and not isinstance(raw_result, bool):
+        # Checked here, not only by get_jobs, so every entry point refuses the same query.
+        raise QueryError(
+            f"extra.raw_result must be a boolean, not {type(raw_result).__name__}"
+        )
     if parsed.get:
         if parsed.count:
             raise QueryError("options: 'get' cannot be combined with 'count'")
