@@ -271,7 +271,9 @@ def test_explain_leaves_redacted_paths_to_python_and_hides_secrets(world: Any, p
 
 # --- property: random secrets, random operators -------------------------------------------
 
-secret_text = st.text(min_size=0, max_size=8)
+# Storable text: the store refuses NUL in JSON strings, and surrogates have no UTF-8 form.
+secret_text = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
+                      max_size=8)
 secret_value = st.one_of(secret_text, st.integers(-5, 5), st.none(), st.booleans(),
                          st.lists(secret_text, max_size=2))  # fmt: skip
 SECRET_KEYS = ["password", "Admin_Password", "client_secret", "api_key", "pin"]
