@@ -28,7 +28,7 @@ from .events import Callback, Subscription, subscribe
 from .logs import LogFolder
 from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
 from .permissions import abort_guard, check_abort, readable_job
-from .query.compile import View
+from .query.compile import INTERNAL, View
 from .query.engine import explain_query, run_query
 from .query.ir import Query
 from .query.parse import parse_query
@@ -227,8 +227,10 @@ class JobStore:
 
     def _view(self, query: Query, credentials: Any) -> tuple[View, Transform | None]:
         """What this caller may see (rows, in SQL) and how its jobs are redacted (in Python)."""
-        caller = Caller.parse(credentials)
         raw_result = query.extra.get("raw_result")
+        if credentials is None and raw_result is not False:
+            return INTERNAL, None  # the daemon itself: every row, raw values
+        caller = Caller.parse(credentials)
         redacted = redacted_roots(caller, raw_result)
         transform: Transform | None = None
         if redacted:

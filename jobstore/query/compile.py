@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,7 @@ from .ops import OPERATORS, SqlPlan, Values
 from .paths import FANOUT, is_index
 from .sqlbuild import ALL_TYPES, CONTAINER, NULL, TEXT, Cond, and_, compare, in_list, or_, to_sql
 
-__all__ = ["CompiledQuery", "View", "cache_info", "compile_query"]
+__all__ = ["INTERNAL", "CompiledQuery", "View", "cache_info", "compile_query"]
 
 TABLE = "jobs"
 _TIME_FIELDS = frozenset({"time_started", "time_finished"})
@@ -58,6 +57,10 @@ class View:
 
     def params(self) -> list[Any]:
         return ([self.owner] if self.owner is not None else []) + list(self.methods)
+
+
+#: An internal caller: every row, raw values.
+INTERNAL = View()
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +298,10 @@ class _Template:
     counted_in_sql: bool
 
 
-_CACHE: OrderedDict[Hashable, _Template] = OrderedDict()
+# Hits read the dict without a lock (a dict lookup is atomic under the GIL);
+# misses insert and evict oldest-first under the lock. The counters are for
+# tests and benchmarks and may miss a concurrent increment.
+_CACHE: dict[Hashable, _Template] = {}
 _CACHE_SIZE = 512
 _CACHE_LOCK = threading.Lock()
 _stats = {"hits": 0, "misses": 0}
@@ -306,7 +312,7 @@ def cache_info() -> dict[str, int]:
     return {**_stats, "size": len(_CACHE)}
 
 
-def compile_query(query: Query, view: View = View()) -> CompiledQuery:
+def compile_query(query: Query, view: View = INTERNAL) -> CompiledQuery:
     """Compile ``query`` for ``view``: SQL for what SQLite can do exactly, the rest as residual."""
     shaper = _Shaper(view)
     where_shape = tuple(shaper.node(child) for child in query.where.children)
@@ -315,18 +321,16 @@ def compile_query(query: Query, view: View = View()) -> CompiledQuery:
     )
     key = (where_shape, order_shape, query.count, query.get, query.offset > 0,
            query.limit > 0, view.shape)
-    with _CACHE_LOCK:
-        template = _CACHE.get(key)
-        if template is not None:
-            _CACHE.move_to_end(key)
-            _stats["hits"] += 1
-    if template is None:
+    template = _CACHE.get(key)
+    if template is not None:
+        _stats["hits"] += 1
+    else:
         template = _build(query, view, shaper)
         with _CACHE_LOCK:
             _stats["misses"] += 1
             _CACHE[key] = template
-            if len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+            while len(_CACHE) > _CACHE_SIZE:
+                del _CACHE[next(iter(_CACHE))]
     flat = shaper.params + view.params()
     if template.paged_in_sql:
         # SQLite binds at most int64; no table has more rows, so clamping is exact.

@@ -7,14 +7,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .compile import View, compile_query, ensure_pushable
+from .compile import INTERNAL, View, compile_query, ensure_pushable
 from .ir import Query
 from .run import Transform, execute
 
 __all__ = ["explain_query", "run_query"]
 
 ConnectionScope = Callable[[], AbstractContextManager[sqlite3.Connection]]
-INTERNAL = View()  # an internal caller: every row, raw values
 
 
 def run_query(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -44,6 +45,7 @@ class Path:
         return FANOUT in self.segments
 
 
+@functools.lru_cache(maxsize=4096)  # paths repeat from query to query; Path is immutable
 def parse_path(text: str) -> Path:
     """Split ``text`` on unescaped dots; ``\\.`` is a literal dot, other backslashes are kept.
 
