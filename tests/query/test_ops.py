@@ -13,7 +13,7 @@ SPEC_OPERATORS = {"=", "!=", "<", "<=", ">", ">=", "~", "in", "nin", "rin", "rni
 
 def test_the_table_holds_exactly_the_spec_operators() -> None:
     assert set(OPERATORS) == SPEC_OPERATORS
-    assert DATE_OPERATORS == {"=", "!=", "<", "<=", ">", ">="}
+    assert {"=", "!=", "<", "<=", ">", ">="} == DATE_OPERATORS
 
 
 @pytest.mark.parametrize("name", sorted(SPEC_OPERATORS))
