@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from ..columns import COLUMNS, GENERATED, Column
 from ..errors import QueryError
+from ..rows import SELECT_COLUMNS
 from ..timeutil import format_timestamp
 from . import dialect_sqlite as dialect
 from .dialect_sqlite import AliasSource, ColumnTerm, ElementTerm, JsonTerm
@@ -385,8 +387,6 @@ def _visibility(view: View, first_param: int) -> Cond:
 
 
 def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
-    from ..rows import SELECT_COLUMNS
-
     builder = _Builder(shaper.plans)
     conds: list[Cond] = []
     residual: list[int] = []
@@ -447,8 +447,6 @@ def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
 
 def _placeholder_order(sql: str) -> tuple[int, ...]:
     """Parameter numbers in the order their placeholders appear in the SQL text."""
-    from sqlglot.dialects.dialect import Dialect
-
     tokens = Dialect.get_or_raise(dialect.DIALECT).tokenize(sql)
     order: list[int] = []
     for previous, token in itertools.pairwise(tokens):
