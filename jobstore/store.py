@@ -23,7 +23,7 @@ from . import jsoncodec
 from .access import AccessPolicy, Caller, redact_job, redacted_roots
 from .batch import encode_batch
 from .connection import Connections
-from .errors import IllegalTransition, InvalidJob, JobNotFound
+from .errors import IllegalTransition, InvalidJob, JobNotFound, JobStoreError
 from .events import Callback, Subscription, subscribe
 from .logs import LogFolder
 from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
@@ -126,7 +126,12 @@ class JobStore:
         self.path = os.fspath(path)
         self.max_finished = max_finished
         self.transient_grace = float(transient_grace)
-        self._conns = Connections(self.path, busy_timeout=busy_timeout, synchronous=synchronous)
+        try:
+            self._conns = Connections(
+                self.path, busy_timeout=busy_timeout, synchronous=synchronous
+            )
+        except sqlite3.DatabaseError as exc:  # missing folder, not a database, no permission
+            raise JobStoreError(f"cannot open job store {self.path!r}: {exc}") from exc
         self._temporary_logs = logs_dir is None and self._conns.memory
         if logs_dir is not None:
             folder = os.path.abspath(logs_dir)
