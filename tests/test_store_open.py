@@ -11,7 +11,7 @@ import jobstore
 
 def test_missing_folder(tmp_path: Path) -> None:
     path = tmp_path / "no" / "such" / "folder" / "jobs.db"
-    with pytest.raises(jobstore.JobStoreError, match="cannot open job store .*jobs.db"):
+    with pytest.raises(jobstore.JobStoreError, match=r"cannot open job store .*jobs\.db"):
         jobstore.JobStore(path)
 
 
