@@ -13,7 +13,7 @@ import itertools
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -65,8 +65,7 @@ class View:
 INTERNAL = View()
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledQuery:
+class CompiledQuery(NamedTuple):  # NamedTuples here: immutable, and cheap on the hot path
     """What runs where: the SQL and its parameters, and what Python still has to do."""
 
     sql: str
@@ -81,18 +80,21 @@ class CompiledQuery:
 # --- planning: shape and parameters ---------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Planned:
+class _Planned(NamedTuple):
     plan: SqlPlan
     offset: int
     null_matches: bool
 
 
-@dataclass(slots=True)
 class _Shaper:
-    view: View
-    params: list[Any] = field(default_factory=list)
-    plans: dict[int, _Planned] = field(default_factory=dict)
+    """One walk over the filter tree: its shape (the cache key), parameters and plans."""
+
+    __slots__ = ("params", "plans", "view")
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.params: list[Any] = []
+        self.plans: dict[int, _Planned] = {}
 
     def node(self, node: Node) -> Hashable:
         if isinstance(node, Comparison):

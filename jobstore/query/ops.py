@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 
@@ -43,8 +43,7 @@ __all__ = ["DATE_OPERATORS", "OPERATORS", "Operator", "SqlPlan", "fold", "next_p
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-@dataclass(frozen=True, slots=True)
-class SqlPlan:
+class SqlPlan(NamedTuple):  # a NamedTuple: immutable, and made once per comparison cheaply
     """What the SQL for one value looks like: its shape, its parameters, and if it is exact.
 
     An inexact plan's SQL is a necessary condition (it keeps every job that
