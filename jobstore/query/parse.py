@@ -185,8 +185,11 @@ def parse_options(options: Any) -> QueryOptions:
         return QueryOptions.model_validate(options)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "options"
-        raise QueryError(f"options.{name}: {first['msg']}") from None
+        # ("order_by", 0) -> "options.order_by[0]": the parser's own way of naming entries.
+        name = "options" + "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+        )
+        raise QueryError(f"{name}: {first['msg']}") from None
 
 
 def parse_query(filters: Any = None, options: Any = None) -> Query:
