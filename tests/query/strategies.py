@@ -89,6 +89,11 @@ PATHS = [
     "nonexistent", "state.x", "description.a", "result_encoding_error.a", "id.x",
 ]
 ORDER_PATHS = [p for p in PATHS if "*" not in p]
+#: Paths that reach the secrets in RICH_VALUES (and their non-secret neighbours).
+SECRET_PATHS = ["result.password", "result.a.password", "result.a.api_key", "result.api_key",
+                "result.items.*.token", "result.a.items.*.token", "result.*.client_secret",
+                "result.a.*.client_secret", "result.b", "result.a.b", "arguments.0.password",
+                "arguments.*.a.api_key"]
 DATE_PATHS = ["time_started.$date", "time_finished.$date", "result.a.$date", "description.$date"]
 DATE_VALUES = ["2026-11-01", "2026-11-01T00:00:00Z", "2026-11-01T12:00:00+02:00",
                "2026-11-02T23:59:59.999999", "2025-06-01T00:00:00-05:00"]
@@ -98,8 +103,8 @@ STRING_OPS = {"~", "^", "!^", "$", "!$"}
 
 
 @st.composite
-def comparisons(draw: Any) -> list[Any]:
-    if draw(st.integers(0, 9)) == 0:
+def comparisons(draw: Any, paths: list[str] | None = None) -> list[Any]:
+    if paths is None and draw(st.integers(0, 9)) == 0:
         op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
         return [draw(st.sampled_from(DATE_PATHS)), op, draw(st.sampled_from(DATE_VALUES))]
     base = draw(st.sampled_from(BASE_OPS))
@@ -114,7 +119,7 @@ def comparisons(draw: Any) -> list[Any]:
                                scalars))
     else:
         value = draw(json_values)
-    return [draw(st.sampled_from(PATHS)), op, value]
+    return [draw(st.sampled_from(paths or PATHS)), op, value]
 
 
 def _entries(depth: int) -> st.SearchStrategy[list[Any]]:
@@ -135,10 +140,10 @@ filters = st.lists(_entries(0), max_size=2)
 
 
 @st.composite
-def order_keys(draw: Any) -> str:
+def order_keys(draw: Any, paths: list[str] | None = None) -> str:
     prefix = draw(st.sampled_from(["", "", "nulls_first:", "nulls_last:"]))
     sign = draw(st.sampled_from(["", "-"]))
-    return prefix + sign + draw(st.sampled_from(ORDER_PATHS))
+    return prefix + sign + draw(st.sampled_from(paths or ORDER_PATHS))
 
 
 @st.composite
@@ -172,6 +177,9 @@ RICH_VALUES: list[Any] = [
     [], [None], [1, 2], ["a", "b"], ["A", 1, None], [[1, 2]], [{"a": 1}], [{"name": "a"}, {}],
     {}, {"a": None}, {"a": 1}, {"a": {"b": 2}}, {"a": [1, "a"]}, {"0": "zero"}, {"*": 5},
     {"items": [{"name": "ab"}, {"name": None}, "x"]}, {"x.y": 1, "": 2}, {"b": [{"a": 1.0}]},
+    # secrets (default key rule), so that redaction changes what some callers see
+    {"password": "a"}, {"a": {"api_key": 2}}, {"items": [{"name": "a", "token": "ab"}]},
+    {"password": None, "b": "ß"}, [{"client_secret": "A"}], {"password": "b"}, {"password": "A"},
 ]
 
 
