@@ -31,6 +31,7 @@ from pydantic import BaseModel, Secret, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 
 from .errors import JobStoreError
+from .query.paths import split_path
 
 __all__ = [
     "MAX_DEPTH",
@@ -223,24 +224,11 @@ def _model_keys(name: str, info: FieldInfo) -> set[str]:
     return keys
 
 
-def _split_path(path: str) -> tuple[str, ...]:
+def _split_path(path: object) -> tuple[str, ...]:
     r"""Split like query paths (QUERY.md §2): ``.`` separates, ``\.`` is a literal dot."""
     if not isinstance(path, str):
         raise TypeError(f"a secret path must be a string, not {type(path).__name__}")
-    segments, current, i = [], [], 0
-    while i < len(path):
-        if path.startswith("\\.", i):
-            current.append(".")
-            i += 2
-            continue
-        if path[i] == ".":
-            segments.append("".join(current))
-            current = []
-        else:
-            current.append(path[i])
-        i += 1
-    segments.append("".join(current))
-    return tuple(segments)
+    return split_path(path)
 
 
 def _path_shape(segments: tuple[str, ...]) -> frozenset[_Node]:

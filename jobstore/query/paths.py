@@ -45,11 +45,10 @@ class Path:
         return FANOUT in self.segments
 
 
-@functools.lru_cache(maxsize=4096)  # paths repeat from query to query; Path is immutable
-def parse_path(text: str) -> Path:
+def split_path(text: str) -> tuple[str, ...]:
     """Split ``text`` on unescaped dots; ``\\.`` is a literal dot, other backslashes are kept.
 
-    >>> parse_path(r"result.foo\\.bar.0").segments
+    >>> split_path(r"result.foo\\.bar.0")
     ('result', 'foo.bar', '0')
     """
     segments: list[str] = []
@@ -68,9 +67,20 @@ def parse_path(text: str) -> Path:
             current.append(char)
         index += 1
     segments.append("".join(current))
+    return tuple(segments)
+
+
+@functools.lru_cache(maxsize=4096)  # paths repeat from query to query; Path is immutable
+def parse_path(text: str) -> Path:
+    """A filter or order path: its segments, with a final ``.$date`` read as the date suffix.
+
+    >>> parse_path("time_finished.$date")
+    Path(text='time_finished.$date', segments=('time_finished',), is_date=True)
+    """
+    segments = split_path(text)
     if len(segments) >= 2 and segments[-1] == DATE_SUFFIX:
-        return Path(text, tuple(segments[:-1]), is_date=True)
-    return Path(text, tuple(segments))
+        return Path(text, segments[:-1], is_date=True)
+    return Path(text, segments)
 
 
 def is_index(segment: str) -> bool:
