@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
 
 from .errors import QueryError
+from .jsoncodec import has_utf8_form
 from .redaction import RedactionError, SecretsRegistry, redact_arguments, redact_result
 
 __all__ = [
@@ -57,7 +58,7 @@ class Caller(BaseModel):
         if not value:
             raise ValueError("must not be empty")
         # It is bound as an SQL parameter, which must encode as UTF-8.
-        if not value.isascii() and not _encodable(value):
+        if not value.isascii() and not has_utf8_form(value):
             raise ValueError("must be valid Unicode text (no lone surrogates)")
         return value
 
@@ -99,15 +100,6 @@ class Caller(BaseModel):
                 for err in exc.errors(include_url=False, include_input=False)
             )
             raise QueryError(f"malformed credentials: {problems}") from None
-
-
-def _encodable(text: str) -> bool:
-    """True if ``text`` has a UTF-8 form (SQLite can bind it); lone surrogates do not."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def job_owner(job: Mapping[str, Any]) -> str | None:
@@ -168,7 +160,7 @@ class AccessPolicy:
     def allow_method_readers(self, method: str, role: str) -> None:
         """Let callers holding ``role`` read every job of ``method`` (exact names)."""
         for name, value in (("method", method), ("role", role)):
-            if not isinstance(value, str) or not value or not _encodable(value):
+            if not isinstance(value, str) or not value or not has_utf8_form(value):
                 raise ValueError(f"{name} must be a non-empty string, not {value!r}")
         with self._lock:
             readers = dict(self._readers)

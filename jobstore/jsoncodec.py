@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JSONValueError", "check_json_value", "dumps", "loads"]
+__all__ = ["JSONValueError", "check_json_value", "dumps", "has_utf8_form", "loads"]
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -25,6 +25,15 @@ class JSONValueError(ValueError):
         super().__init__(f"{where}: {problem}")
         self.where = where
         self.problem = problem
+
+
+def has_utf8_form(text: str) -> bool:
+    """True if ``text`` can be sent to SQLite: lone surrogates have no UTF-8 form."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_json_value(value: Any, where: str = "$") -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,18 +14,14 @@ import pytest
 
 from jobstore.models import Job
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "tools" / "generate_history.py"
+from .tools import GENERATOR, ROOT, load_generator
+
+SCRIPT = GENERATOR
 
 
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_history", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("generate_history", module)  # dataclasses look the module up
-    spec.loader.exec_module(module)
-    return module
+    return load_generator()
 
 
 def _secret_keys(value: Any) -> set[str]:

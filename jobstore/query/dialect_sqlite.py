@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from ..jsoncodec import has_utf8_form
 from . import functions
 from .sqlbuild import ALL_TYPES, Cond, Term, and_
 
@@ -47,7 +48,8 @@ def json_path_supported(key: str) -> bool:
     return (
         '"' not in key
         and "\\" not in key
-        and all(ord(char) >= 0x20 and not 0xD800 <= ord(char) <= 0xDFFF for char in key)
+        and all(ord(char) >= 0x20 for char in key)
+        and has_utf8_form(key)
     )
 
 

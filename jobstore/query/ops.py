@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from sqlglot import exp
 
+from ..jsoncodec import has_utf8_form
 from ..timeutil import as_utc
 from . import dialect_sqlite as dialect
 from .sqlbuild import (
@@ -104,11 +105,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, float):
         return "num" if math.isfinite(value) else "unbindable"
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "unbindable"
-        return "text"
+        return "text" if has_utf8_form(value) else "unbindable"
     if isinstance(value, list):
         return "array"
     if isinstance(value, dict):

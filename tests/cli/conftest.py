@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from ..tools import load_generator
+
 ROOT = Path(__file__).resolve().parents[2]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def load_generator() -> ModuleType:
-    """``tools/generate_history.py`` as a module (``tools/`` is not a package)."""
-    path = ROOT / "tools" / "generate_history.py"
-    spec = importlib.util.spec_from_file_location("generate_history", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("generate_history", module)  # dataclasses look the module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
