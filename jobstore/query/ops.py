@@ -196,17 +196,13 @@ def _comparable(x: Any, v: Any) -> bool:
     return isinstance(x, datetime) and isinstance(v, datetime)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else as_utc(value)
-
-
 def _ordering(symbol: str, test: Callable[[Any, Any], bool]) -> Operator:
     def python(x: Any, v: Any) -> bool:
         if not _comparable(x, v):
             return False
-        if isinstance(x, datetime):
-            x, v = _aware(x), _aware(v)
         try:
+            if isinstance(x, datetime):  # a naive datetime is UTC (QUERY.md §3)
+                x, v = as_utc(x), as_utc(v)
             return test(x, v)
         except (OverflowError, TypeError):
             return False
