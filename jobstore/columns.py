@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["COLUMNS", "GENERATED", "JSON_TYPES", "Column"]
+__all__ = ["COLUMNS", "GENERATED", "JSON_TYPES", "TIMESTAMP_FIELDS", "Column"]
 
 #: The type names SQLite's ``json_type`` returns; a column's possible types use them too.
 JSON_TYPES: frozenset[str] = frozenset(
@@ -60,3 +60,7 @@ COLUMNS: dict[str, Column] = {
 GENERATED: dict[tuple[str, str], Column] = {
     ("progress", "percent"): _col("progress_percent", "int", "integer", "null"),
 }
+
+#: Fields holding timestamps in the fixed-width UTC text form (so text order is time order,
+#: and ``.$date`` comparisons on them run in SQL as text comparisons).
+TIMESTAMP_FIELDS: frozenset[str] = frozenset({"time_started", "time_finished"})

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .columns import TIMESTAMP_FIELDS
 from .timeutil import normalize_timestamp
 
 __all__ = [
@@ -82,7 +83,7 @@ class Job(BaseModel):
     time_finished: str | None = None
     credentials: JobCredentials | None = None
 
-    @field_validator("time_started", "time_finished", mode="before")
+    @field_validator(*sorted(TIMESTAMP_FIELDS), mode="before")
     @classmethod
     def _timestamp(cls, value: Any) -> str | None:
         return normalize_timestamp(value)

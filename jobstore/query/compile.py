@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
-from ..columns import COLUMNS, GENERATED, Column
+from ..columns import COLUMNS, GENERATED, TIMESTAMP_FIELDS, Column
 from ..errors import QueryError
 from ..rows import SELECT_COLUMNS
 from ..timeutil import format_timestamp
@@ -32,7 +32,6 @@ from .sqlbuild import ALL_TYPES, CONTAINER, NULL, TEXT, Cond, and_, compare, in_
 __all__ = ["INTERNAL", "CompiledQuery", "View", "cache_info", "compile_query"]
 
 TABLE = "jobs"
-_TIME_FIELDS = frozenset({"time_started", "time_finished"})
 _MAX_INDEX_SEGMENTS = 3  # each index segment on an unknown container doubles the SQL
 _MAX_SQL_INDEX = 2**31
 _MAX_INT64 = 2**63 - 1
@@ -130,7 +129,7 @@ def _plan(node: Comparison, view: View) -> SqlPlan | None:
         return None
     column = COLUMNS.get(field_name)
     if node.path.is_date:
-        if field_name not in _TIME_FIELDS or rest:
+        if field_name not in TIMESTAMP_FIELDS or rest:
             return None
         try:
             stamp = format_timestamp(node.value)

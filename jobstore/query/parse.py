@@ -176,11 +176,9 @@ def parse_options(options: Any) -> QueryOptions:
         return options
     if not isinstance(options, dict):
         raise QueryError(f"options must be an object, not {type(options).__name__}")
-    select = options.get("select")
-    if isinstance(select, list | tuple):
+    if isinstance(options.get("select"), list | tuple):
         # Tuples read as lists, as in filters ([path, alias] may be a pair).
-        options = {**options, "select": [list(item) if isinstance(item, tuple) else item
-                                         for item in select]}
+        options = {**options, "select": _plain(options["select"])}
     try:
         return QueryOptions.model_validate(options)
     except ValidationError as exc:
