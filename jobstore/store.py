@@ -28,6 +28,7 @@ from .events import Callback, Subscription, subscribe
 from .logs import LogFolder
 from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
 from .permissions import abort_guard, check_abort, readable_job
+from .query import prepared
 from .query.compile import INTERNAL, View
 from .query.engine import explain_query, run_query
 from .query.ir import Query
@@ -127,9 +128,7 @@ class JobStore:
         self.max_finished = max_finished
         self.transient_grace = float(transient_grace)
         try:
-            self._conns = Connections(
-                self.path, busy_timeout=busy_timeout, synchronous=synchronous
-            )
+            self._conns = Connections(self.path, busy_timeout=busy_timeout, synchronous=synchronous)
         except sqlite3.DatabaseError as exc:  # missing folder, not a database, no permission
             raise JobStoreError(f"cannot open job store {self.path!r}: {exc}") from exc
         self._temporary_logs = logs_dir is None and self._conns.memory
@@ -215,9 +214,9 @@ class JobStore:
         (or an ``access.Caller``): an external one, who sees only its own jobs
         (all with ``FULL_ADMIN``) with secrets redacted.
         """
-        query = parse_query(filters, options)
-        view, transform = self._view(query, credentials)
-        return run_query(self._conns.statement, query, view, transform)
+        prepared_query = prepared.prepare(filters, options)
+        view, transform = self._view(prepared_query.query, credentials)
+        return run_query(self._conns.statement, prepared_query, view, transform)
 
     def explain(
         self,

@@ -9,6 +9,7 @@ query costs one traversal, a dict lookup and the parameter list.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections.abc import Callable, Hashable
@@ -51,13 +52,15 @@ class View:
     owner: str | None = None
     methods: tuple[str, ...] = ()
     redacted: frozenset[str] = frozenset()
+    # Derived once here: every compile reads them (the cache key, the parameters).
+    shape: Hashable = field(init=False, repr=False, compare=False)
+    params: tuple[Any, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def shape(self) -> Hashable:
-        return (self.restricted, self.owner is not None, len(self.methods), self.redacted)
-
-    def params(self) -> list[Any]:
-        return ([self.owner] if self.owner is not None else []) + list(self.methods)
+    def __post_init__(self) -> None:
+        shape = (self.restricted, self.owner is not None, len(self.methods), self.redacted)
+        params = ((self.owner,) if self.owner is not None else ()) + self.methods
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "params", params)
 
 
 #: An internal caller: every row, raw values.
@@ -99,44 +102,53 @@ class _Shaper:
         if isinstance(node, Comparison):
             return self.comparison(node)
         if isinstance(node, And):
-            return ("and", tuple(self.node(child) for child in node.children))
-        return ("or", tuple(self.node(branch) for branch in node.branches))
+            return ("and", tuple([self.node(child) for child in node.children]))
+        return ("or", tuple([self.node(branch) for branch in node.branches]))
 
     def comparison(self, node: Comparison) -> Hashable:
         plan = _plan(node, self.view)
         if plan is None:
             return ("py",)
-        null_matches = (
-            False if node.path.is_date else OPERATORS[node.op].python(None, node.value)
-        )
+        null_matches = False if node.path.is_date else OPERATORS[node.op].python(None, node.value)
         self.plans[id(node)] = _Planned(plan, len(self.params), null_matches)
         self.params.extend(plan.params)
         path = node.path
-        return (path.segments, path.is_date, node.op, node.fold, plan.shape, plan.exact,
-                null_matches)
+        return (
+            path.segments,
+            path.is_date,
+            node.op,
+            node.fold,
+            plan.shape,
+            plan.exact,
+            null_matches,
+        )
 
 
+@functools.lru_cache(maxsize=4096)  # paths repeat from query to query
 def _json_keys_supported(segments: tuple[str, ...]) -> bool:
-    index_segments = sum(1 for segment in segments if is_index(segment))
+    """Can SQLite's JSON path name every key after the column (``segments[0]``)?"""
+    keys = segments[1:]
+    index_segments = sum(1 for segment in keys if is_index(segment))
     if index_segments > _MAX_INDEX_SEGMENTS:
         return False
-    return all(dialect.json_path_supported(segment) for segment in segments)
+    return all(dialect.json_path_supported(segment) for segment in keys)
 
 
 def _plan(node: Comparison, view: View) -> SqlPlan | None:
-    field_name, *rest = node.path.segments
+    segments = node.path.segments
+    field_name = segments[0]
     if field_name in view.redacted:
         return None
-    column = COLUMNS.get(field_name)
     if node.path.is_date:
-        if field_name not in TIMESTAMP_FIELDS or rest:
+        if field_name not in TIMESTAMP_FIELDS or len(segments) > 1:
             return None
         try:
             stamp = format_timestamp(node.value)
         except (OverflowError, ValueError):
             return None
         return SqlPlan(("date",), (stamp,))
-    if column is not None and column.storage == "json" and not _json_keys_supported(tuple(rest)):
+    column = COLUMNS.get(field_name)
+    if column is not None and column.storage == "json" and not _json_keys_supported(segments):
         return None
     return OPERATORS[node.op].plan(node.value)
 
@@ -189,15 +201,19 @@ class _Builder:
                 return build(term)
             # Walking into a scalar: a null reads as null, anything else is MISSING.
             return and_(term.is_type(NULL), planned.null_matches)
-        root = JsonTerm(exp.column(column.name, table=TABLE), (), column.types, False,
-                        self.aliases)
+        root = JsonTerm(exp.column(column.name, table=TABLE), (), column.types, False, self.aliases)
         return self.walk(root, tuple(rest), build, planned.null_matches)
 
     def column_term(self, column: Column) -> ColumnTerm:
         return ColumnTerm(column.name, column.types, self.aliases)
 
-    def walk(self, term: JsonTerm, segments: tuple[str, ...], build: Callable[[Any], Cond],
-             null_matches: bool) -> Cond:
+    def walk(
+        self,
+        term: JsonTerm,
+        segments: tuple[str, ...],
+        build: Callable[[Any], Cond],
+        null_matches: bool,
+    ) -> Cond:
         """QUERY.md §2's walk, as SQL: one branch per container type the value may have."""
         if not segments:
             return build(term)
@@ -212,23 +228,31 @@ class _Builder:
             if is_index(segment):
                 index = int(segment)
                 if index < _MAX_SQL_INDEX:
-                    child = JsonTerm(term.doc, (*term.parts, index), ALL_TYPES, True,
-                                     self.aliases)
+                    child = JsonTerm(term.doc, (*term.parts, index), ALL_TYPES, True, self.aliases)
                     branches.append(self.walk(child, rest, build, null_matches))
                 if null_matches:  # past the end reads as null
                     length = dialect.json_array_length(term.doc.copy(), term.parts)
-                    branches.append(and_(
-                        term.is_type(frozenset({"array"})),
-                        compare(length, "<=", exp.Literal.number(index)),
-                    ))
+                    branches.append(
+                        and_(
+                            term.is_type(frozenset({"array"})),
+                            compare(length, "<=", exp.Literal.number(index)),
+                        )
+                    )
             elif segment == FANOUT:
-                branches.append(term.any_element(
-                    lambda element: self.walk_element(element, rest, build, null_matches)
-                ))
+                branches.append(
+                    term.any_element(
+                        lambda element: self.walk_element(element, rest, build, null_matches)
+                    )
+                )
         return or_(*branches)
 
-    def walk_element(self, element: ElementTerm, segments: tuple[str, ...],
-                     build: Callable[[Any], Cond], null_matches: bool) -> Cond:
+    def walk_element(
+        self,
+        element: ElementTerm,
+        segments: tuple[str, ...],
+        build: Callable[[Any], Cond],
+        null_matches: bool,
+    ) -> Cond:
         if not segments:
             return build(element)
         inner = JsonTerm(element.as_document(), (), CONTAINER, True, self.aliases)
@@ -270,21 +294,31 @@ def _order_terms(key: OrderKey, view: View) -> list[exp.Ordered] | None:
             parts.append(segment)
     doc = exp.column(column.name, table=TABLE)
     value = dialect.json_value(doc, tuple(parts))
-    container_test = to_sql(in_list(dialect.json_type(doc.copy(), tuple(parts)),
-                                    [exp.Literal.string(name) for name in sorted(CONTAINER)]))
+    container_test = to_sql(
+        in_list(
+            dialect.json_type(doc.copy(), tuple(parts)),
+            [exp.Literal.string(name) for name in sorted(CONTAINER)],
+        )
+    )
     # A CASE, not the bare test: json_type is NULL for a missing value, and NULL sorts apart.
-    is_container = exp.Case(ifs=[exp.If(this=container_test, true=exp.Literal.number(1))],
-                            default=exp.Literal.number(0))
-    sortable = exp.Case(ifs=[exp.If(this=container_test.copy(),
-                                    true=dialect.canonical_json(value.copy()))],
-                        default=value.copy())
+    is_container = exp.Case(
+        ifs=[exp.If(this=container_test, true=exp.Literal.number(1))], default=exp.Literal.number(0)
+    )
+    sortable = exp.Case(
+        ifs=[exp.If(this=container_test.copy(), true=dialect.canonical_json(value.copy()))],
+        default=value.copy(),
+    )
     terms = []
     if key.nulls is not None:
-        terms.append(exp.Ordered(this=exp.Is(this=value.copy(), expression=exp.Null()),
-                                 desc=key.nulls_first, nulls_first=True))
+        terms.append(
+            exp.Ordered(
+                this=exp.Is(this=value.copy(), expression=exp.Null()),
+                desc=key.nulls_first,
+                nulls_first=True,
+            )
+        )
     terms.append(exp.Ordered(this=is_container, desc=key.descending, nulls_first=True))
-    terms.append(exp.Ordered(this=sortable, desc=key.descending,
-                             nulls_first=not key.descending))
+    terms.append(exp.Ordered(this=sortable, desc=key.descending, nulls_first=not key.descending))
     return terms
 
 
@@ -294,7 +328,7 @@ def _order_terms(key: OrderKey, view: View) -> list[exp.Ordered] | None:
 @dataclass(frozen=True, slots=True)
 class _Template:
     sql: str
-    param_order: tuple[int, ...]
+    param_order: tuple[int, ...] | None  # None: the parameters' own order
     residual_entries: tuple[int, ...]
     order_in_python: bool
     paged_in_sql: bool
@@ -318,12 +352,22 @@ def cache_info() -> dict[str, int]:
 def compile_query(query: Query, view: View = INTERNAL) -> CompiledQuery:
     """Compile ``query`` for ``view``: SQL for what SQLite can do exactly, the rest as residual."""
     shaper = _Shaper(view)
-    where_shape = tuple(shaper.node(child) for child in query.where.children)
-    order_shape = tuple(
-        (key.path.segments, key.descending, key.nulls) for key in query.order_by
+    node = shaper.node
+    where_shape = tuple([node(child) for child in query.where.children])
+    order_shape = (
+        tuple([(key.path.segments, key.descending, key.nulls) for key in query.order_by])
+        if query.order_by
+        else ()
     )
-    key = (where_shape, order_shape, query.count, query.get, query.offset > 0,
-           query.limit > 0, view.shape)
+    key = (
+        where_shape,
+        order_shape,
+        query.count,
+        query.get,
+        query.offset > 0,
+        query.limit > 0,
+        view.shape,
+    )
     template = _CACHE.get(key)
     if template is not None:
         _stats["hits"] += 1
@@ -334,20 +378,27 @@ def compile_query(query: Query, view: View = INTERNAL) -> CompiledQuery:
             _CACHE[key] = template
             while len(_CACHE) > _CACHE_SIZE:
                 del _CACHE[next(iter(_CACHE))]
-    flat = shaper.params + view.params()
+    flat = shaper.params
+    if view.params:
+        flat += view.params
     if template.paged_in_sql:
         # SQLite binds at most int64; no table has more rows, so clamping is exact.
         limit = 1 if query.get else min(query.limit, _MAX_INT64) if query.limit else -1
         flat += [limit, min(query.offset, _MAX_INT64)]
-    residual = tuple(query.where.children[i] for i in template.residual_entries)
+    order = template.param_order
+    if template.residual_entries:
+        residual = tuple([query.where.children[i] for i in template.residual_entries])
+        reasons = tuple([_reason(node, shaper) for node in residual])
+    else:
+        residual = reasons = ()
     return CompiledQuery(
-        sql=template.sql,
-        params=[flat[i] for i in template.param_order],
-        residual=residual,
-        order_in_python=template.order_in_python,
-        paged_in_sql=template.paged_in_sql,
-        counted_in_sql=template.counted_in_sql,
-        residual_reasons=tuple(_reason(node, shaper) for node in residual),
+        template.sql,
+        flat if order is None else [flat[i] for i in order],
+        residual,
+        template.order_in_python,
+        template.paged_in_sql,
+        template.counted_in_sql,
+        reasons,
     )
 
 
@@ -378,8 +429,9 @@ def _visibility(view: View, first_param: int) -> Cond:
     index = first_param
     allowed: list[Cond] = []
     if view.owner is not None:
-        allowed.append(compare(exp.column("owner", table=TABLE), "=",
-                               exp.Placeholder(this=f"p{index}")))
+        allowed.append(
+            compare(exp.column("owner", table=TABLE), "=", exp.Placeholder(this=f"p{index}"))
+        )
         index += 1
     if view.methods:
         names = [exp.Placeholder(this=f"p{index + i}") for i in range(len(view.methods))]
@@ -409,12 +461,15 @@ def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
         order_terms.extend(terms)
     if order_in_python:
         order_terms = []
-    order_terms.append(exp.Ordered(this=exp.column("id", table=TABLE), desc=False,
-                                   nulls_first=True))
+    order_terms.append(
+        exp.Ordered(this=exp.column("id", table=TABLE), desc=False, nulls_first=True)
+    )
 
     counted_in_sql = query.count and not residual
     paged_in_sql = (
-        not residual and not order_in_python and not query.count
+        not residual
+        and not order_in_python
+        and not query.count
         and (query.offset > 0 or query.limit > 0 or query.get)
     )
     if counted_in_sql:
@@ -426,12 +481,15 @@ def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
         select = select.where(to_sql(where), copy=False)
     if not counted_in_sql:
         select = select.order_by(*order_terms, copy=False)
-    next_param = len(shaper.params) + len(view.params())
+    next_param = len(shaper.params) + len(view.params)
     if paged_in_sql:
         select.set("limit", exp.Limit(expression=exp.Placeholder(this=f"p{next_param}")))
         select.set("offset", exp.Offset(expression=exp.Placeholder(this=f"p{next_param + 1}")))
     named_sql = select.sql(dialect=dialect.DIALECT)
-    order = _placeholder_order(named_sql)
+    order: tuple[int, ...] | None = _placeholder_order(named_sql)
+    # Every parameter, each once, in order: bind the list as it is (the common case).
+    if order == tuple(range(next_param + (2 if paged_in_sql else 0))):
+        order = None
     anonymous = select.transform(
         lambda node: exp.Placeholder() if isinstance(node, exp.Placeholder) else node,
         copy=False,

@@ -9,6 +9,7 @@ from typing import Any
 
 from .compile import INTERNAL, View, compile_query, ensure_pushable
 from .ir import Query
+from .prepared import Prepared
 from .run import Transform, execute
 
 __all__ = ["explain_query", "run_query"]
@@ -18,13 +19,15 @@ ConnectionScope = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
 def run_query(
     scope: ConnectionScope,
-    query: Query,
+    prepared: Prepared,
     view: View = INTERNAL,
     transform: Transform | None = None,
 ) -> Any:
-    """Answer a parsed query; a force_sql_filters refusal happens before any row is read."""
-    compiled = compile_query(query, view)
-    ensure_pushable(query, compiled)
+    """Answer a prepared query; a force_sql_filters refusal happens before any row is read."""
+    query = prepared.query
+    compiled = prepared.compiled(view)
+    if query.force_sql_filters:
+        ensure_pushable(query, compiled)
     with scope() as conn:
         return execute(conn, query, compiled, transform)
 

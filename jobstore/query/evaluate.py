@@ -154,10 +154,14 @@ def page(query: Query, ordered: Iterable[Any], *, windowed: bool = False) -> Any
 
     ``windowed``: the database already applied offset and limit.
     """
-    offset, limit = (0, 0) if windowed else (query.offset, query.limit)
-    # islice refuses indices above sys.maxsize; no iterable is that long, so clamping is exact.
-    stop = min(offset + limit, sys.maxsize) if limit else None
-    window: Iterator[Any] = itertools.islice(ordered, min(offset, sys.maxsize), stop)
+    window: Iterator[Any]
+    if windowed:
+        window = iter(ordered)
+    else:
+        offset, limit = query.offset, query.limit
+        # islice refuses indices above sys.maxsize; no iterable is that long, so clamping is exact.
+        stop = min(offset + limit, sys.maxsize) if limit else None
+        window = itertools.islice(ordered, min(offset, sys.maxsize), stop)
     if query.get:
         first = next(window, MISSING)
         if first is MISSING:

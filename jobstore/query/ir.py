@@ -35,7 +35,7 @@ class Comparison(NamedTuple):
     value: Any
     fold: bool
     position: Position
-    source: Any  # the entry as the caller wrote it, for explain and errors
+    source: Any  # the entry as the caller wrote it (a private copy), for explain and errors
 
     @property
     def op_text(self) -> str:

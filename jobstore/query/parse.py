@@ -8,8 +8,10 @@ escapes for bad input.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Mapping
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 from pydantic import ValidationError
 
@@ -47,11 +49,7 @@ def parse_filters(filters: Any) -> And:
         return And(())
     if not isinstance(filters, list | tuple):
         raise QueryError(f"filters must be a list, not {type(filters).__name__}")
-    return And(
-        tuple(_entry(entry, (index,), 0) for index, entry in enumerate(filters)),
-        (),
-        filters,
-    )
+    return And(tuple([_entry(entry, (index,), 0) for index, entry in enumerate(filters)]))
 
 
 def _entry(entry: Any, position: Position, or_depth: int) -> Node:
@@ -80,13 +78,11 @@ def _or(entry: Any, position: Position, depth: int) -> Or:
         if isinstance(branch[0], str):
             parsed.append(_entry(branch, where, depth))
         elif isinstance(branch[0], list | tuple):
-            children = tuple(
-                _entry(child, (*where, k), depth) for k, child in enumerate(branch)
-            )
-            parsed.append(And(children, where, branch))
+            children = tuple(_entry(child, (*where, k), depth) for k, child in enumerate(branch))
+            parsed.append(And(children, where, [child.source for child in children]))
         else:
             raise _fail(where, "an OR branch is an entry or a list of entries")
-    return Or(tuple(parsed), position, entry)
+    return Or(tuple(parsed), position, ["OR", [node.source for node in parsed]])
 
 
 def _comparison(entry: Any, position: Position) -> Comparison:
@@ -102,7 +98,11 @@ def _comparison(entry: Any, position: Position) -> Comparison:
     if folded and base == "~":
         raise _fail(position, "'C~' is not an operator (use a (?i) pattern)")
     path = parse_path(path_text)
-    value = _plain(value)
+    if isinstance(value, list | tuple | dict):
+        value = _plain(value)
+    # The entry as given, rebuilt from our own copies: a remembered query
+    # (query.prepared) must not show what a caller later wrote into its lists.
+    source = [path_text, op_text, value]
     if path.is_date:
         value = _date_value(path_text, op_text, base, folded, value, position)
     elif OPERATORS[base].needs_string:
@@ -115,7 +115,7 @@ def _comparison(entry: Any, position: Position) -> Comparison:
                 raise _fail(position, f"the pattern does not compile: {exc}") from None
     if folded:
         value = fold(value)
-    return Comparison(path, base, value, folded, position, entry)
+    return Comparison(path, base, value, folded, position, source)
 
 
 def _date_value(
@@ -138,7 +138,7 @@ def _order_key(text: Any, index: int) -> OrderKey:
     nulls = None
     for prefix, placement in _NULLS_PREFIXES:
         if text.startswith(prefix):
-            text, nulls = text[len(prefix):], placement
+            text, nulls = text[len(prefix) :], placement
             break
     descending = text.startswith("-")
     if descending:
@@ -190,18 +190,71 @@ def parse_options(options: Any) -> QueryOptions:
         raise QueryError(f"{name}: {first['msg']}") from None
 
 
-def parse_query(filters: Any = None, options: Any = None) -> Query:
-    """Validate and parse a whole query (QUERY.md §1–§5)."""
-    where = parse_filters(filters)
+class _ParsedOptions(NamedTuple):
+    """Everything a Query takes from ``options``, validated."""
+
+    order_by: tuple[OrderKey, ...]
+    select: tuple[Selector, ...]
+    count: bool
+    get: bool
+    offset: int
+    limit: int
+    force_sql_filters: bool
+    extra: Mapping[str, Any]
+
+
+# Parsed options by their exact content. Clients repeat the same few options
+# ({"get": True}, {"count": True}, an order and a limit), and validating them
+# through the pydantic model costs more than a small query's SQL.
+_OPTIONS_MEMO: dict[Hashable, _ParsedOptions] = {}
+_OPTIONS_MEMO_SIZE = 256
+_NO_OPTIONS: Final = object()
+
+
+def _options_key(options: Any) -> Hashable | None:
+    """A key that equals another only for options that parse the same; None: do not memoise.
+
+    Types are part of the key (``True == 1`` but ``get: 1`` is refused), and
+    only plain values take part: anything else goes through full validation.
+    """
+    if options is None:
+        return _NO_OPTIONS
+    if type(options) is not dict:
+        return None
+    key: list[Any] = []
+    for name, value in options.items():
+        kind = type(value)
+        if kind is bool or kind is int or kind is str:
+            key.append((name, kind, value))
+        elif kind is list and all(type(item) is str for item in value):
+            key.append((name, list, *value))
+        else:
+            return None
+    return tuple(key)
+
+
+def _parse_options_part(options: Any) -> _ParsedOptions:
+    key = _options_key(options)
+    if key is not None:
+        parsed = _OPTIONS_MEMO.get(key)
+        if parsed is not None:
+            return parsed
+    parsed = _validate_options(options)
+    if key is not None:
+        if len(_OPTIONS_MEMO) >= _OPTIONS_MEMO_SIZE:
+            _OPTIONS_MEMO.clear()  # a burst of distinct options: start over, never grow
+        _OPTIONS_MEMO[key] = parsed
+    return parsed
+
+
+def _validate_options(options: Any) -> _ParsedOptions:
     parsed = parse_options(options)
     order_by = tuple(_order_key(text, i) for i, text in enumerate(parsed.order_by))
     select = tuple(_selector(item, i) for i, item in enumerate(parsed.select))
     raw_result = parsed.extra.get("raw_result")
     if raw_result is not None and not isinstance(raw_result, bool):
         # Checked here, not only by get_jobs, so every entry point refuses the same query.
-        raise QueryError(
-            f"extra.raw_result must be a boolean, not {type(raw_result).__name__}"
-        )
+        raise QueryError(f"extra.raw_result must be a boolean, not {type(raw_result).__name__}")
     if parsed.get:
         if parsed.count:
             raise QueryError("options: 'get' cannot be combined with 'count'")
@@ -209,8 +262,7 @@ def parse_query(filters: Any = None, options: Any = None) -> Query:
             raise QueryError("options: 'get' cannot be combined with an offset")
         if parsed.limit > 1:
             raise QueryError("options: 'get' cannot be combined with a limit above 1")
-    return Query(
-        where=where,
+    return _ParsedOptions(
         order_by=order_by,
         select=select,
         count=parsed.count,
@@ -218,5 +270,11 @@ def parse_query(filters: Any = None, options: Any = None) -> Query:
         offset=parsed.offset,
         limit=parsed.limit,
         force_sql_filters=parsed.force_sql_filters,
-        extra=dict(parsed.extra),
+        extra=MappingProxyType(dict(parsed.extra)),
     )
+
+
+def parse_query(filters: Any = None, options: Any = None) -> Query:
+    """Validate and parse a whole query (QUERY.md §1–§5)."""
+    where = parse_filters(filters)
+    return Query(where, *_parse_options_part(options))
