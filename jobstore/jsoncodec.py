@@ -38,34 +38,48 @@ def has_utf8_form(text: str) -> bool:
 
 def check_json_value(value: Any, where: str = "$") -> None:
     """Raise JSONValueError if ``value`` is not JSON that SQLite reads back unchanged."""
+    found = _problem(value)
+    if found is not None:
+        suffix, problem = found
+        raise JSONValueError(where + suffix, problem)
+
+
+def _problem(value: Any) -> tuple[str, str] | None:
+    """None if ``value`` is fine, else (path below ``value``, what is wrong).
+
+    The path is built only on the way out of an error: every job write checks
+    its JSON fields, and formatting a path per element cost more than the check.
+    """
     if value is None or value is True or value is False:
-        return
+        return None
     kind = type(value)
     if kind is str:
-        if "\x00" in value:
-            raise JSONValueError(where, "strings may not contain NUL characters")
-    elif kind is int:
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise JSONValueError(where, "integers must fit in 64 bits")
-    elif kind is float:
-        if not math.isfinite(value):
-            raise JSONValueError(where, f"{value!r} has no JSON form")
-    elif kind is list or kind is tuple:
+        return ("", "strings may not contain NUL characters") if "\x00" in value else None
+    if kind is int:
+        return None if _INT64_MIN <= value <= _INT64_MAX else ("", "integers must fit in 64 bits")
+    if kind is float:
+        return None if math.isfinite(value) else ("", f"{value!r} has no JSON form")
+    if kind is list or kind is tuple:
         for index, item in enumerate(value):
-            check_json_value(item, f"{where}[{index}]")
-    elif kind is dict:
+            found = _problem(item)
+            if found is not None:
+                return f"[{index}]{found[0]}", found[1]
+        return None
+    if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
-                raise JSONValueError(where, f"object keys must be strings, not {key!r}")
+                return "", f"object keys must be strings, not {key!r}"
             if "\x00" in key:
-                raise JSONValueError(where, "object keys may not contain NUL characters")
-            check_json_value(item, f"{where}.{key}")
-    elif isinstance(value, bool | int | float | str | list | tuple | dict):
+                return "", "object keys may not contain NUL characters"
+            found = _problem(item)
+            if found is not None:
+                return f".{key}{found[0]}", found[1]
+        return None
+    if isinstance(value, bool | int | float | str | list | tuple | dict):
         # Subclasses (IntEnum, OrderedDict, ...) are checked as their base type.
         base = next(t for t in (bool, int, float, str, list, tuple, dict) if isinstance(value, t))
-        check_json_value(base(value), where)
-    else:
-        raise JSONValueError(where, f"{type(value).__name__} is not a JSON type")
+        return _problem(base(value))
+    return "", f"{type(value).__name__} is not a JSON type"
 
 
 def dumps(value: Any, where: str = "$") -> str:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from . import jsoncodec
 from .columns import COLUMNS
@@ -69,11 +70,21 @@ def job_to_row(job: Job) -> tuple[Any, ...]:
     Raises ``jsoncodec.JSONValueError`` (``where`` names the field, e.g.
     ``result.a[2]``) when a JSON field holds a value SQLite could not read back.
     """
-    data = job.model_dump()
+    # The field values straight from the model, not model_dump(): dumping
+    # copies every nested value and cost more than validating the job. The
+    # sub-models (progress, exc_info, credentials) hold only JSON values, so
+    # one level of __dict__ is their dump (tests/test_store_schema.py checks it).
+    data = job.__dict__
     dumps = jsoncodec.dumps
-    return tuple(
-        dumps(data[field], field)
-        if kind == "json"
-        else (int(data[field]) if kind == "bool" else data[field])
-        for field, kind in _KINDS
-    )
+    row: list[Any] = []
+    for field, kind in _KINDS:
+        value = data[field]
+        if kind == "json":
+            if isinstance(value, BaseModel):
+                value = value.__dict__
+            row.append(dumps(value, field))
+        elif kind == "bool":
+            row.append(int(value))
+        else:
+            row.append(value)
+    return tuple(row)

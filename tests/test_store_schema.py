@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 
-from jobstore import SchemaError
+from jobstore import SchemaError, jsoncodec
 from jobstore.columns import COLUMNS, GENERATED
+from jobstore.connection import PAGE_SIZE
 from jobstore.models import Job
 from jobstore.rows import SELECT_COLUMNS, SELECT_SQL, job_to_row, row_to_job
 from jobstore.schema import SCHEMA_VERSION, apply_migrations, migrations, split_statements
 from jobstore.store import JobStore
+
+from .query.strategies import rich_jobs
 
 SQL_TYPES = {"text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "json": "TEXT"}
 
@@ -27,6 +30,25 @@ def test_migrations_are_numbered_in_order() -> None:
 def test_fresh_file_gets_every_migration(store: JobStore, store_path: Path) -> None:
     conn = sqlite3.connect(store_path)
     assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+
+
+def test_a_file_made_with_other_pages_keeps_them(make_store: Any, tmp_path: Path) -> None:
+    """The page size is chosen for new files only; an existing 4 KiB file works as it is."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        apply_migrations(conn)
+    store = make_store(path)
+    job_id = store.create("pool.scrub")
+    store.start(job_id)
+    store.succeed(job_id, {"ok": True})
+    store.close()
+    with make_store(path) as reopened:
+        assert reopened.get_job(job_id)["result"] == {"ok": True}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA page_size").fetchone() == (4096,)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
 
@@ -180,3 +202,19 @@ def test_row_codec_round_trip() -> None:
     sqlite_row.row_factory = sqlite3.Row
     fetched = sqlite_row.execute(f"SELECT {', '.join('?' * len(row))}", row).fetchone()
     assert row_to_job(fetched) == row_to_job(row)
+
+
+def test_rows_encode_exactly_what_the_model_dumps() -> None:
+    """job_to_row reads the model's fields directly: the same JSON text as model_dump gives."""
+    jobs = [Job.model_validate(job) for job in rich_jobs()]
+    jobs.append(Job(method="m", progress={"percent": 5, "description": "d", "extra": {"a": (1,)}},
+                    exc_info={"repr": "r", "type": "t", "errno": None, "extra": [1.5]},
+                    credentials={"type": "API_KEY", "data": {"k": ["v"]}}))  # fmt: skip
+    for job in jobs:
+        dumped = job.model_dump()
+        expected = tuple(
+            jsoncodec.dumps(dumped[name]) if COLUMNS[name].storage == "json"
+            else int(dumped[name]) if COLUMNS[name].storage == "bool" else dumped[name]
+            for name in SELECT_COLUMNS
+        )  # fmt: skip
+        assert job_to_row(job) == expected
