@@ -16,7 +16,7 @@ True`` while the query language tells them apart.
 
 from __future__ import annotations
 
-import threading
+import contextlib
 from collections.abc import Hashable
 from typing import Any
 
@@ -35,7 +35,7 @@ MAX_LEAVES = 256
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _memo: dict[Hashable, Prepared] = {}
-_lock = threading.Lock()
+_seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 
 
 def fingerprint(filters: Any, options: Any) -> tuple[Any, ...] | None:
@@ -101,21 +101,34 @@ class Prepared:
 
 
 def prepare(filters: Any, options: Any) -> Prepared:
-    """Parse ``filters``/``options`` (QueryError if malformed), remembering plain inputs."""
+    """Parse ``filters``/``options`` (QueryError if malformed), remembering repeated inputs."""
     key = fingerprint(filters, options)
     if key is None:
         return Prepared(parse_query(filters, options))
     entry = _memo.get(key)
-    if entry is None:
-        entry = Prepared(parse_query(filters, options))  # errors are raised, never remembered
-        with _lock:  # readers look up without it: a dict read is atomic under the GIL
-            if len(_memo) >= MEMO_SIZE:
-                _memo.clear()  # a burst of distinct queries: start over rather than grow
-            _memo[key] = entry
+    if entry is not None:
+        return entry
+    entry = Prepared(parse_query(filters, options))  # errors are raised, never remembered
+    # Remembered from the second time an input is seen: a one-off query (a new
+    # id each call) would only churn the memo, and keeping its trees alive
+    # costs the garbage collector more than the memo saves.
+    if key in _seen:
+        _keep(_memo, key, entry)
+    else:
+        _keep(_seen, key, None)
     return entry
+
+
+def _keep(table: dict[Any, Any], key: Hashable, value: Any) -> None:
+    # No lock: each step is atomic under the GIL, and a race at worst evicts one more.
+    table[key] = value
+    if len(table) > MEMO_SIZE:
+        # another thread may have evicted it first, or be changing the table
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del table[next(iter(table))]  # the oldest insertion
 
 
 def clear() -> None:
     """Forget every remembered query (for tests and benchmarks)."""
-    with _lock:
-        _memo.clear()
+    _memo.clear()
+    _seen.clear()

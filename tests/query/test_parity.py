@@ -66,6 +66,9 @@ def test_query_over_rich_jobs_matches_python(rich_store: jobstore.JobStore,
     expected = _outcome(lambda: jobstore.filter_list(stored, query_filters, query_options))
     actual = _outcome(lambda: rich_store.get_jobs(query_filters, query_options))
     assert actual == expected, rich_store.explain(query_filters, query_options)
+    # Asked again, the query is served from the memo (query.prepared): same answer.
+    again = _outcome(lambda: rich_store.get_jobs(query_filters, query_options))
+    assert again == expected, rich_store.explain(query_filters, query_options)
 
 
 @settings(PARITY, max_examples=300)

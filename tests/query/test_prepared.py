@@ -94,9 +94,12 @@ def test_inputs_that_are_not_plain_data_are_never_remembered(filters: Any, optio
 
 def test_a_repeated_query_is_served_from_the_memo(filled: jobstore.JobStore) -> None:
     first = prepared.prepare([["method", "=", "update"]], {"get": True})
-    again = prepared.prepare([["method", "=", "update"]], {"get": True})
+    assert not prepared._memo  # seen once: not remembered yet
+    second = prepared.prepare([["method", "=", "update"]], {"get": True})
+    third = prepared.prepare([["method", "=", "update"]], {"get": True})
     other = prepared.prepare([["method", "=", "pool.scrub"]], {"get": True})
-    assert again is first and other is not first
+    assert third is second and second is not first and other is not second
+    assert list(prepared._memo.values()) == [second]
     answer = filled.get_jobs([["method", "=", "update"]], {"get": True})
     assert filled.get_jobs([["method", "=", "update"]], {"get": True}) == answer
     assert answer["state"] == "RUNNING"
@@ -127,8 +130,10 @@ def test_what_a_caller_later_writes_into_its_lists_never_reaches_another_caller(
 ) -> None:
     """The remembered query holds copies: a caller reusing its filter list changes nothing."""
     mine = [["result.n", "=", [1]]]  # list equality: checked in Python
-    with pytest.raises(jobstore.QueryError) as first:
-        filled.get_jobs(mine, {"force_sql_filters": True}, {"username": "a", "roles": []})
+    for _ in range(2):  # the second time, the query is remembered
+        with pytest.raises(jobstore.QueryError) as first:
+            filled.get_jobs(mine, {"force_sql_filters": True}, {"username": "a", "roles": []})
+    assert prepared._memo
     mine[0][2][0] = "secret of caller one"
     with pytest.raises(jobstore.QueryError) as second:
         filled.get_jobs(
@@ -143,9 +148,13 @@ def test_what_a_caller_later_writes_into_its_lists_never_reaches_another_caller(
 
 def test_the_memo_stays_bounded(filled: jobstore.JobStore) -> None:
     for job_id in range(prepared.MEMO_SIZE * 2 + 5):
-        with pytest.raises(jobstore.MatchNotFound):
-            filled.get_jobs([["id", "=", 10**6 + job_id]], {"get": True})
-    assert 0 < len(prepared._memo) <= prepared.MEMO_SIZE
+        for _ in range(2):
+            with pytest.raises(jobstore.MatchNotFound):
+                filled.get_jobs([["id", "=", 10**6 + job_id]], {"get": True})
+    assert len(prepared._memo) == len(prepared._seen) == prepared.MEMO_SIZE
+    assert prepared.fingerprint(
+        [["id", "=", 10**6 + prepared.MEMO_SIZE * 2 + 4]], {"get": True}
+    ) in (prepared._memo)  # the newest are kept, the oldest evicted
 
 
 @settings(max_examples=200, deadline=None)
