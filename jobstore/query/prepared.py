@@ -26,7 +26,8 @@ from .parse import parse_query
 
 __all__ = ["Prepared", "clear", "fingerprint", "prepare"]
 
-#: Entries kept before the memo starts over (each holds one query's trees: ~2 KiB).
+#: Queries remembered (each holds one query's trees: ~2 KiB), and fingerprints of
+#: inputs seen once; beyond it the oldest entry goes.
 MEMO_SIZE = 1024
 #: Views (distinct callers' visibility) kept per query.
 MAX_VIEWS = 64
@@ -34,6 +35,7 @@ MAX_VIEWS = 64
 MAX_LEAVES = 256
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS = frozenset({list, tuple, dict})
 _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 
@@ -41,7 +43,7 @@ _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest 
 def fingerprint(filters: Any, options: Any) -> tuple[Any, ...] | None:
     """A hashable key that equals another only for the same plain input; None if not plain."""
     out: list[Any] = []
-    if not _add(filters, out) or not _add(options, out) or len(out) > 2 * MAX_LEAVES:
+    if not _add(filters, out) or not _add(options, out):
         return None
     return tuple(out)
 
@@ -53,7 +55,8 @@ def _add(value: Any, out: list[Any], depth: int = 0) -> bool:
         # -0.0 == 0.0 (and hashes alike): the float's exact form keeps them apart.
         out.append(value.hex() if kind is float else value)
         return True
-    if depth > 32:
+    # Deep or large: give up before walking it (each element adds at least two items).
+    if depth > 32 or (kind in _CONTAINERS and len(out) + 2 * len(value) > 2 * MAX_LEAVES):
         return False
     if kind is list or kind is tuple:
         # list and tuple share a tag: the parser reads both alike.
