@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -11,7 +12,6 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,9 +35,10 @@ from .query.ir import Query
 from .query.parse import parse_query
 from .query.run import Transform
 from .redaction import SecretsRegistry
+from .retention import Outcome, Retention, delete_jobs
 from .rows import SELECT_SQL, row_to_job
 from .runner import current_runner, is_alive, runner_pid
-from .timeutil import format_timestamp, now_timestamp
+from .timeutil import now_timestamp
 
 __all__ = ["JobStore", "Listener"]
 
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 #: ``listener(kind, job_id, job)``: kind is "ADDED", "CHANGED" or "REMOVED".
 Listener = Callable[[str, int, "dict[str, Any] | None"], None]
 
-_FINISHED_SQL = "('SUCCESS', 'FAILED', 'ABORTED')"
 _UNFINISHED_SQL = "('WAITING', 'RUNNING')"
 _INSERT_SQL = f"INSERT INTO jobs ({SELECT_SQL}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 # A new job names only the columns it sets; the rest start NULL.
@@ -63,17 +63,6 @@ _SELECT_ONE_SQL = f"SELECT {SELECT_SQL} FROM jobs WHERE id = ?"
 _TRANSIENT = JOB_FIELDS.index("transient")
 _LOGS_PATH = JOB_FIELDS.index("logs_path")
 _ID_CHUNK = 500  # ids per "IN (...)" lookup, well under SQLite's variable limit
-
-
-class _Outcome:
-    """What a committed write still owes: events to send and log files to delete."""
-
-    __slots__ = ("events", "logs", "removed")
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, int, dict[str, Any] | None]] = []
-        self.logs: list[int] = []  # jobs whose log file goes with them
-        self.removed: list[int] = []  # every job deleted by retention
 
 
 class JobStore:
@@ -120,13 +109,8 @@ class JobStore:
         busy_timeout: float = 10.0,
         synchronous: str = "NORMAL",
     ) -> None:
-        if isinstance(max_finished, bool) or not isinstance(max_finished, int) or max_finished < 0:
-            raise ValueError(f"max_finished must be an int >= 0, not {max_finished!r}")
-        if not math.isfinite(transient_grace) or transient_grace < 0:
-            raise ValueError(f"transient_grace must be >= 0 seconds, not {transient_grace!r}")
+        self._retention = Retention(max_finished, transient_grace)  # ValueError if bad
         self.path = os.fspath(path)
-        self.max_finished = max_finished
-        self.transient_grace = float(transient_grace)
         try:
             self._conns = Connections(self.path, busy_timeout=busy_timeout, synchronous=synchronous)
         except sqlite3.DatabaseError as exc:  # missing folder, not a database, no permission
@@ -490,87 +474,33 @@ class JobStore:
 
     # -- retention ---------------------------------------------------------
 
+    @property
+    def max_finished(self) -> int:
+        """Finished non-transient jobs kept (the oldest finished go first)."""
+        return self._retention.max_finished
+
+    @max_finished.setter
+    def max_finished(self, value: int) -> None:
+        self._retention = dataclasses.replace(self._retention, max_finished=value)
+
+    @property
+    def transient_grace(self) -> float:
+        """Seconds a finished transient job stays before it is deleted."""
+        return self._retention.transient_grace
+
+    @transient_grace.setter
+    def transient_grace(self, value: float) -> None:
+        self._retention = dataclasses.replace(self._retention, transient_grace=value)
+
     def prune(self) -> list[int]:
         """Apply retention now (it also runs whenever a job finishes); return deleted ids."""
-        outcome = _Outcome()
+        outcome = Outcome()
         with self._write() as conn:
-            self._prune(conn, outcome)
+            self._retention.prune(conn, outcome, now=None, notify=bool(self._listeners))
         self._after_commit(outcome)
         return outcome.removed
 
-    def _prune(self, conn: sqlite3.Connection, outcome: _Outcome, now: str | None = None) -> None:
-        """Delete expired transient jobs and the finished jobs beyond ``max_finished``.
-
-        Runs inside the finishing transaction. The finished count is one row
-        kept by triggers, and both lookups walk an index from its old end, so
-        the cost is that of the rows deleted, not of the table.
-        """
-        if self.transient_grace > 0 or now is None:
-            cutoff = datetime.now(UTC) - timedelta(seconds=self.transient_grace)
-            now = format_timestamp(cutoff)
-        # INDEXED BY here and below: without statistics the planner prefers
-        # (state, method) and would read every finished job.
-        transient_sql = (
-            "FROM jobs INDEXED BY jobs_transient_finished "
-            f"WHERE transient = 1 AND time_finished < ? AND state IN {_FINISHED_SQL}"
-        )
-        finished, any_expired = conn.execute(
-            "SELECT (SELECT finished FROM job_counts WHERE id = 1), "
-            f"EXISTS (SELECT 1 {transient_sql})",
-            (now,),
-        ).fetchone()
-        if any_expired:
-            self._delete(conn, f"SELECT id {transient_sql}", (now,), outcome)
-        excess = finished - self.max_finished
-        if excess <= 0:
-            return
-        # "IS NOT NULL" lets the index skip the NULL end (every WAITING/RUNNING
-        # job); finished jobs without a time_finished (only imported ones can
-        # lack it) go after all timed ones, oldest id first.
-        excess -= self._delete(
-            conn,
-            "SELECT id FROM jobs INDEXED BY jobs_time_finished "
-            f"WHERE time_finished IS NOT NULL AND state IN {_FINISHED_SQL} AND transient = 0 "
-            "ORDER BY time_finished, id LIMIT ?",
-            (excess,),
-            outcome,
-            notify=True,
-        )
-        if excess > 0:
-            self._delete(
-                conn,
-                f"SELECT id FROM jobs WHERE time_finished IS NULL AND state IN {_FINISHED_SQL} "
-                "AND transient = 0 ORDER BY id LIMIT ?",
-                (excess,),
-                outcome,
-                notify=True,
-            )
-
-    def _delete(
-        self,
-        conn: sqlite3.Connection,
-        select_ids: str,
-        params: tuple[Any, ...],
-        outcome: _Outcome,
-        *,
-        notify: bool = False,
-    ) -> int:
-        """Delete the jobs whose ids ``select_ids`` (our own SQL) yields; return how many."""
-        notify = notify and bool(self._listeners)
-        columns = f"id, logs_path, {SELECT_SQL}" if notify else "id, logs_path"
-        rows = conn.execute(
-            f"DELETE FROM jobs WHERE id IN ({select_ids}) RETURNING {columns}", params
-        ).fetchall()
-        rows.sort(key=lambda row: row[0])  # RETURNING order is unspecified
-        for row in rows:
-            outcome.removed.append(row[0])
-            if row[1] is not None:
-                outcome.logs.append(row[0])
-            if notify:
-                outcome.events.append(("REMOVED", row[0], row_to_job(row[2:])))
-        return len(rows)
-
-    def _after_commit(self, outcome: _Outcome) -> None:
+    def _after_commit(self, outcome: Outcome) -> None:
         for job_id in outcome.logs:
             try:
                 self._logs.remove(job_id)
@@ -771,7 +701,7 @@ class JobStore:
             f"WHERE id = ? AND {guard} RETURNING {returning}"
         )
         now = now_timestamp()
-        outcome = _Outcome()
+        outcome = Outcome()
         with self._write() as conn:
             rows = conn.execute(sql, (state, now, *params, job_id, *guard_params)).fetchall()
             if not rows:
@@ -789,9 +719,10 @@ class JobStore:
                         f"UPDATE jobs SET logs_excerpt = ? WHERE id = ? RETURNING {returning}",
                         (text, job_id),
                     ).fetchall()[0]
-            if transient and self.transient_grace <= 0:
-                self._delete(conn, "?", (job_id,), outcome)
-            self._prune(conn, outcome, now)
+            retention = self._retention
+            if transient and retention.transient_grace <= 0:
+                delete_jobs(conn, "?", (job_id,), outcome)
+            retention.prune(conn, outcome, now=now, notify=listening)
         if listening and not transient:
             outcome.events.insert(0, ("CHANGED", job_id, row_to_job(row)))
         self._after_commit(outcome)

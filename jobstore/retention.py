@@ -1,0 +1,129 @@
+"""Retention: which finished jobs are deleted, inside the transaction that finishes a job.
+
+At most ``max_finished`` finished non-transient jobs are kept, the oldest
+finished going first (as the reference daemon does); a transient job goes
+once it has finished and its grace period has passed. WAITING and RUNNING
+jobs are never deleted. What a deletion still owes after the commit (log
+files to remove, REMOVED events) is collected in an ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .rows import SELECT_SQL, row_to_job
+from .timeutil import format_timestamp
+
+__all__ = ["FINISHED_SQL", "Outcome", "Retention", "delete_jobs"]
+
+FINISHED_SQL = "('SUCCESS', 'FAILED', 'ABORTED')"
+
+
+class Outcome:
+    """What a committed write still owes: events to send and log files to delete."""
+
+    __slots__ = ("events", "logs", "removed")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, dict[str, Any] | None]] = []
+        self.logs: list[int] = []  # jobs whose log file goes with them
+        self.removed: list[int] = []  # every job deleted by retention
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How many finished jobs to keep, and how long a finished transient job stays."""
+
+    max_finished: int = 1000
+    transient_grace: float = 0.0
+
+    def __post_init__(self) -> None:
+        limit, grace = self.max_finished, self.transient_grace
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"max_finished must be an int >= 0, not {limit!r}")
+        if (
+            isinstance(grace, bool)
+            or not isinstance(grace, int | float)
+            or not math.isfinite(grace)
+            or grace < 0
+        ):
+            raise ValueError(f"transient_grace must be >= 0 seconds, not {grace!r}")
+        object.__setattr__(self, "transient_grace", float(grace))
+
+    def prune(
+        self, conn: sqlite3.Connection, outcome: Outcome, *, now: str | None, notify: bool
+    ) -> None:
+        """Delete expired transient jobs and the finished jobs beyond ``max_finished``.
+
+        ``now``: the finishing job's time_finished (None: the clock). The
+        finished count is one row kept by triggers, and both lookups walk an
+        index from its old end, so the cost is that of the rows deleted, not
+        of the table. ``notify``: collect REMOVED events with the jobs.
+        """
+        if self.transient_grace > 0 or now is None:
+            cutoff = datetime.now(UTC) - timedelta(seconds=self.transient_grace)
+            now = format_timestamp(cutoff)
+        # INDEXED BY here and below: without statistics the planner prefers
+        # (state, method) and would read every finished job.
+        transient_sql = (
+            "FROM jobs INDEXED BY jobs_transient_finished "
+            f"WHERE transient = 1 AND time_finished < ? AND state IN {FINISHED_SQL}"
+        )
+        finished, any_expired = conn.execute(
+            "SELECT (SELECT finished FROM job_counts WHERE id = 1), "
+            f"EXISTS (SELECT 1 {transient_sql})",
+            (now,),
+        ).fetchone()
+        if any_expired:
+            delete_jobs(conn, f"SELECT id {transient_sql}", (now,), outcome)
+        excess = finished - self.max_finished
+        if excess <= 0:
+            return
+        # "IS NOT NULL" lets the index skip the NULL end (every WAITING/RUNNING
+        # job); finished jobs without a time_finished (only imported ones can
+        # lack it) go after all timed ones, oldest id first.
+        excess -= delete_jobs(
+            conn,
+            "SELECT id FROM jobs INDEXED BY jobs_time_finished "
+            f"WHERE time_finished IS NOT NULL AND state IN {FINISHED_SQL} AND transient = 0 "
+            "ORDER BY time_finished, id LIMIT ?",
+            (excess,),
+            outcome,
+            notify=notify,
+        )
+        if excess > 0:
+            delete_jobs(
+                conn,
+                f"SELECT id FROM jobs WHERE time_finished IS NULL AND state IN {FINISHED_SQL} "
+                "AND transient = 0 ORDER BY id LIMIT ?",
+                (excess,),
+                outcome,
+                notify=notify,
+            )
+
+
+def delete_jobs(
+    conn: sqlite3.Connection,
+    select_ids: str,
+    params: tuple[Any, ...],
+    outcome: Outcome,
+    *,
+    notify: bool = False,
+) -> int:
+    """Delete the jobs whose ids ``select_ids`` (our own SQL) yields; return how many."""
+    columns = f"id, logs_path, {SELECT_SQL}" if notify else "id, logs_path"
+    rows = conn.execute(
+        f"DELETE FROM jobs WHERE id IN ({select_ids}) RETURNING {columns}", params
+    ).fetchall()
+    rows.sort(key=lambda row: row[0])  # RETURNING order is unspecified
+    for row in rows:
+        outcome.removed.append(row[0])
+        if row[1] is not None:
+            outcome.logs.append(row[0])
+        if notify:
+            outcome.events.append(("REMOVED", row[0], row_to_job(row[2:])))
+    return len(rows)
