@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jobstore.store import JobStore
 
 Make = Callable[..., JobStore]
@@ -161,3 +163,20 @@ def test_pruning_uses_the_time_finished_index(store: JobStore) -> None:
     ).fetchall()
     details = " ".join(row[3] for row in plan)
     assert "SEARCH jobs USING INDEX jobs_time_finished" in details
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("max_finished", -1), ("max_finished", 1.5), ("max_finished", True),
+     ("transient_grace", -0.5), ("transient_grace", float("nan")), ("transient_grace", "1")],
+)  # fmt: skip
+def test_a_bad_retention_setting_is_refused_when_given(
+    make_store: Any, setting: str, value: Any
+) -> None:
+    """At construction and on assignment alike, before any job could be pruned by it."""
+    with pytest.raises(ValueError, match=setting):
+        make_store(**{setting: value})
+    store = make_store()
+    with pytest.raises(ValueError, match=setting):
+        setattr(store, setting, value)
+    assert (store.max_finished, store.transient_grace) == (1000, 0.0)
