@@ -198,7 +198,7 @@ class JobStore:
         (or an ``access.Caller``): an external one, who sees only its own jobs
         (all with ``FULL_ADMIN``) with secrets redacted.
         """
-        prepared_query = prepared.prepare(filters, options)
+        prepared_query = prepared.prepare(filters, options, credentials)
         view, transform = self._view(prepared_query.query, credentials)
         return run_query(self._conns.statement, prepared_query, view, transform)
 

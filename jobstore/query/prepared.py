@@ -20,6 +20,7 @@ import contextlib
 from collections.abc import Hashable
 from typing import Any
 
+from ..access import Caller
 from .compile import INTERNAL, CompiledQuery, View, compile_query
 from .ir import Query
 from .parse import parse_query
@@ -40,10 +41,19 @@ _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 
 
-def fingerprint(filters: Any, options: Any) -> tuple[Any, ...] | None:
-    """A hashable key that equals another only for the same plain input; None if not plain."""
+def fingerprint(filters: Any, options: Any, credentials: Any = None) -> tuple[Any, ...] | None:
+    """A hashable key that equals another only for the same plain input; None if not plain.
+
+    The caller's ``credentials`` are part of it: callers never share entries,
+    so how fast a query answers never tells one caller what another asked.
+    """
     out: list[Any] = []
     if not _add(filters, out) or not _add(options, out):
+        return None
+    if type(credentials) is Caller:  # frozen and hashable: itself is its key
+        out.append(Caller)
+        out.append(credentials)
+    elif not _add(credentials, out):
         return None
     return tuple(out)
 
@@ -103,9 +113,12 @@ class Prepared:
         return compiled
 
 
-def prepare(filters: Any, options: Any) -> Prepared:
-    """Parse ``filters``/``options`` (QueryError if malformed), remembering repeated inputs."""
-    key = fingerprint(filters, options)
+def prepare(filters: Any, options: Any, credentials: Any = None) -> Prepared:
+    """Parse ``filters``/``options`` (QueryError if malformed), remembering repeated inputs.
+
+    ``credentials`` only partition the memo (see ``fingerprint``); they are not checked here.
+    """
+    key = fingerprint(filters, options, credentials)
     if key is None:
         return Prepared(parse_query(filters, options))
     entry = _memo.get(key)

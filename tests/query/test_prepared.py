@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobstore
+from jobstore.access import Caller
 from jobstore.query import prepared
 from jobstore.query.parse import parse_query
 
@@ -192,3 +193,20 @@ def test_a_remembered_query_answers_as_a_fresh_parse_does(value: Any, op: str) -
             except jobstore.QueryError:
                 got = jobstore.QueryError
             assert got == expected
+
+
+def test_callers_never_share_an_entry(filled: jobstore.JobStore) -> None:
+    """A memo hit is faster: were entries shared, timing would tell B what A polls."""
+    query = ([["method", "=", "update"]], {"get": True})
+    alice = {"username": "alice", "roles": ["FULL_ADMIN"]}
+    bob = {"username": "bob", "roles": ["FULL_ADMIN"]}
+    for _ in range(2):
+        filled.get_jobs(*query, alice)
+    assert len(prepared._memo) == 1
+    assert prepared.prepare(*query, bob) is not prepared.prepare(*query, alice)
+    assert prepared.fingerprint(*query, alice) != prepared.fingerprint(*query, bob)
+    assert prepared.fingerprint(*query, None) != prepared.fingerprint(*query, alice)
+    caller = Caller.parse(alice)
+    assert prepared.fingerprint(*query, caller) == prepared.fingerprint(*query, Caller.parse(alice))
+    assert prepared.fingerprint(*query, caller) != prepared.fingerprint(*query, Caller.parse(bob))
+    assert prepared.fingerprint(*query, object()) is None  # not plain: never remembered
