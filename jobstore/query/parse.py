@@ -183,6 +183,11 @@ def parse_options(options: Any) -> QueryOptions:
         return QueryOptions.model_validate(options)
     except ValidationError as exc:
         first = exc.errors()[0]
+        loc = first["loc"]
+        if loc[0] == "select" and len(loc) > 1 and isinstance(loc[1], int):
+            # pydantic names the union branch it tried ("select[0].str"); the
+            # parser's own check of a selector says what a selector is.
+            _selector(options["select"][loc[1]], loc[1])
         # ("order_by", 0) -> "options.order_by[0]": the parser's own way of naming entries.
         name = "options" + "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
