@@ -16,6 +16,7 @@ import pytest
 
 import jobstore
 from jobstore import IllegalTransition
+from jobstore.query import prepared
 from jobstore.store import JobStore
 
 ROOT = str(Path(jobstore.__file__).resolve().parent.parent)
@@ -69,6 +70,40 @@ def test_threads_share_one_store(make_store: Any, where: str) -> None:
                                                            for i in range(per_thread))  # fmt: skip
     assert all(job["arguments"] == job["result"] for job in jobs)
     assert all(job["logs_excerpt"] == "{}-{}".format(*job["result"]) for job in jobs)
+
+
+def test_threads_querying_at_once_get_the_answers_filter_list_gives(make_store: Any) -> None:
+    """The query memo and caches are shared by every thread: a churned, evicting memo
+    (more distinct queries than it holds, each asked twice, by two callers) still
+    answers every query exactly."""
+    store = make_store(max_finished=10_000)
+    store.insert_many([
+        {"method": f"m{i % 7}", "state": "SUCCESS" if i % 3 else "FAILED",
+         "progress": {"percent": i % 101, "description": None, "extra": None},
+         "credentials": {"type": "LOGIN_PASSWORD", "data": {"username": f"u{i % 2}"}}}
+        for i in range(300)
+    ])  # fmt: skip
+    everything = store.get_jobs()
+    queries = [
+        ([["progress.percent", ">=", n % 101], ["method", "!=", f"m{n % 7}"]],
+         {"select": ["id"], "limit": n % 5, "order_by": ["-progress.percent"]})
+        for n in range(prepared.MEMO_SIZE + 300)
+    ]  # fmt: skip
+    callers = [None, {"username": "u1", "roles": []}]
+
+    def work(n: int) -> None:
+        for index in range(n, len(queries), 4):
+            filters, options = queries[index]
+            caller = callers[index % 2]
+            expected = jobstore.filter_list(
+                [job for job in everything if caller is None
+                 or job["credentials"]["data"]["username"] == caller["username"]],
+                filters, options,
+            )  # fmt: skip
+            for _ in range(2):  # the second time from the memo
+                assert store.get_jobs(filters, options, caller) == expected, (filters, options)
+
+    assert _run_threads(4, work) == []
 
 
 def test_only_one_of_two_racing_transitions_wins(make_store: Any) -> None:
