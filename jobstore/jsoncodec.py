@@ -77,7 +77,9 @@ def _problem(value: Any) -> tuple[str, str] | None:
         return None
     if isinstance(value, bool | int | float | str | list | tuple | dict):
         # Subclasses (IntEnum, OrderedDict, ...) are checked as their base type.
-        base = next(t for t in (bool, int, float, str, list, tuple, dict) if isinstance(value, t))
+        base: type[Any] = next(
+            t for t in (bool, int, float, str, list, tuple, dict) if isinstance(value, t)
+        )
         return _problem(base(value))
     return "", f"{type(value).__name__} is not a JSON type"
 

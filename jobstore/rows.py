@@ -54,7 +54,7 @@ _row_to_job = _build_row_to_job()
 
 def row_to_job(row: Sequence[Any] | sqlite3.Row) -> dict[str, Any]:
     """Decode a row of ``SELECT_COLUMNS`` into a job dict (keys in ``JOB_FIELDS`` order)."""
-    return _row_to_job(row)  # type: ignore[no-any-return]
+    return _row_to_job(row)
 
 
 # Hot path callers may bind the generated function directly and skip one call.

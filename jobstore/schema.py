@@ -45,7 +45,7 @@ def _sql_files() -> dict[str, str]:
     except ModuleNotFoundError:
         # Running from a source checkout that was never installed: the package
         # mapping "jobstore.sql" -> sql/ exists only once pip has installed it.
-        folder = Path(__file__).resolve().parent.parent / "sql"  # type: ignore[assignment]
+        folder = Path(__file__).resolve().parent.parent / "sql"
     return {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in folder.iterdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -37,7 +37,8 @@ DEMO_OPTIONS: dict[str, Any] = {
 def count_by_state(store: JobStore) -> dict[str, int]:
     """How many jobs each state has, one count query per state."""
     return {
-        state: store.get_jobs([["state", "=", state]], {"count": True}) for state in STATES
+        state: cast(int, store.get_jobs([["state", "=", state]], {"count": True}))
+        for state in STATES
     }
 
 
@@ -67,7 +68,7 @@ def demo(db: str) -> None:
             note = f"loaded {loaded} jobs from {history.name}"
         else:
             note = f"it already holds {before} jobs, so nothing was loaded"
-        failed = store.get_jobs(DEMO_FILTERS, DEMO_OPTIONS)
+        failed = cast(list[dict[str, Any]], store.get_jobs(DEMO_FILTERS, DEMO_OPTIONS))
         counts = count_by_state(store)
     console.print(f"Using {os.path.abspath(db)}: {note}.", soft_wrap=True, highlight=False)
     console.print()

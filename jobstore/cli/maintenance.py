@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import click
 from rich.table import Table
@@ -50,7 +50,7 @@ def stats(db: str, output_format: str | None) -> None:
     totals; --format json gives {"total", "by_state", "by_method"} instead.
     """
     with open_store(db) as store:
-        rows = store.get_jobs(options={"select": ["method", "state"]})
+        rows = cast(list[dict[str, Any]], store.get_jobs(options={"select": ["method", "state"]}))
     by_method: dict[str, Counter[str]] = {}
     for row in rows:
         by_method.setdefault(row["method"], Counter())[row["state"]] += 1

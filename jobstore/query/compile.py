@@ -279,8 +279,8 @@ def _order_terms(key: OrderKey, view: View) -> list[exp.Ordered] | None:
     if column.storage != "json":
         if rest:
             return []  # null or MISSING for every job
-        value = exp.column(column.name, table=TABLE)
-        return [exp.Ordered(this=value, desc=key.descending, nulls_first=key.nulls_first)]
+        plain = exp.column(column.name, table=TABLE)
+        return [exp.Ordered(this=plain, desc=key.descending, nulls_first=key.nulls_first)]
     parts: list[str | int] = []
     container_is_list = column.types == frozenset({"array"})
     for depth, segment in enumerate(rest):

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from ..jsoncodec import has_utf8_form
 from . import functions
-from .sqlbuild import ALL_TYPES, Cond, Term, and_
+from .sqlbuild import ALL_TYPES, Cond, and_
 
 __all__ = [
     "DIALECT",
@@ -54,7 +54,7 @@ def json_path_supported(key: str) -> bool:
 
 
 def _json_path(parts: tuple[PathPart, ...]) -> exp.JSONPath:
-    nodes: list[exp.Expression] = [exp.JSONPathRoot()]
+    nodes: list[exp.Expr] = [exp.JSONPathRoot()]
     for part in parts:
         if isinstance(part, int):
             nodes.append(exp.JSONPathSubscript(this=part))
@@ -63,52 +63,52 @@ def _json_path(parts: tuple[PathPart, ...]) -> exp.JSONPath:
     return exp.JSONPath(expressions=nodes)
 
 
-def _call(name: str, *args: exp.Expression) -> exp.Expression:
+def _call(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def json_type(doc: exp.Expression, parts: tuple[PathPart, ...]) -> exp.Expression:
+def json_type(doc: exp.Expr, parts: tuple[PathPart, ...]) -> exp.Expr:
     return _call("json_type", doc, _json_path(parts))
 
 
-def json_value(doc: exp.Expression, parts: tuple[PathPart, ...]) -> exp.Expression:
+def json_value(doc: exp.Expr, parts: tuple[PathPart, ...]) -> exp.Expr:
     return _call("json_extract", doc, _json_path(parts))
 
 
-def json_array_length(doc: exp.Expression, parts: tuple[PathPart, ...]) -> exp.Expression:
+def json_array_length(doc: exp.Expr, parts: tuple[PathPart, ...]) -> exp.Expr:
     return _call("json_array_length", doc, _json_path(parts))
 
 
-def blob(value: exp.Expression) -> exp.Expression:
+def blob(value: exp.Expr) -> exp.Expr:
     """Byte view of a text: SQLite's length/instr/substr stop at NUL on text, not on blobs."""
     return exp.Cast(this=value, to=exp.DataType.build("BLOB"))
 
 
-def instr(haystack: exp.Expression, needle: exp.Expression) -> exp.Expression:
+def instr(haystack: exp.Expr, needle: exp.Expr) -> exp.Expr:
     return _call("instr", blob(haystack), blob(needle))
 
 
-def byte_length(value: exp.Expression) -> exp.Expression:
+def byte_length(value: exp.Expr) -> exp.Expr:
     return _call("length", blob(value))
 
 
-def tail_bytes(value: exp.Expression, negative_length: exp.Expression) -> exp.Expression:
+def tail_bytes(value: exp.Expr, negative_length: exp.Expr) -> exp.Expr:
     return _call("substr", blob(value), negative_length)
 
 
-def casefold(value: exp.Expression) -> exp.Expression:
+def casefold(value: exp.Expr) -> exp.Expr:
     return _call(functions.CASEFOLD, value)
 
 
-def regexp_match(pattern: exp.Expression, value: exp.Expression) -> exp.Expression:
+def regexp_match(pattern: exp.Expr, value: exp.Expr) -> exp.Expr:
     return _call(functions.REGEXP_MATCH, pattern, value)
 
 
-def canonical_json(value: exp.Expression) -> exp.Expression:
+def canonical_json(value: exp.Expr) -> exp.Expr:
     return _call(functions.CANONICAL_JSON, value)
 
 
-def _type_test(type_expr: exp.Expression, kinds: frozenset[str]) -> exp.Expression:
+def _type_test(type_expr: exp.Expr, kinds: frozenset[str]) -> exp.Expr:
     names = sorted(kinds)
     if len(names) == 1:
         return exp.EQ(this=type_expr, expression=exp.Literal.string(names[0]))
@@ -142,7 +142,7 @@ class ColumnTerm:
     types: frozenset[str]
     aliases: AliasSource
 
-    def _col(self) -> exp.Expression:
+    def _col(self) -> exp.Expr:
         return exp.column(self.column, table="jobs")
 
     def is_type(self, kinds: frozenset[str]) -> Cond:
@@ -160,10 +160,10 @@ class ColumnTerm:
             return exp.EQ(this=self._col(), expression=exp.Literal.number(0))
         raise AssertionError(f"no type test for {sorted(wanted)} on {self.column}")
 
-    def value(self) -> exp.Expression:
+    def value(self) -> exp.Expr:
         return self._col()
 
-    def any_element(self, build: Callable[[Term], Cond]) -> Cond:
+    def any_element(self, build: Callable[[ElementTerm], Cond]) -> Cond:
         return False  # typed columns never hold lists
 
 
@@ -171,7 +171,7 @@ class ColumnTerm:
 class JsonTerm:
     """The value at a JSON path inside a JSON column (or inside a list element)."""
 
-    doc: exp.Expression
+    doc: exp.Expr
     parts: tuple[PathPart, ...]
     types: frozenset[str]
     may_miss: bool
@@ -183,10 +183,10 @@ class JsonTerm:
             return known
         return _type_test(json_type(self.doc.copy(), self.parts), kinds & self.types)
 
-    def value(self) -> exp.Expression:
+    def value(self) -> exp.Expr:
         return json_value(self.doc.copy(), self.parts)
 
-    def any_element(self, build: Callable[[Term], Cond]) -> Cond:
+    def any_element(self, build: Callable[[ElementTerm], Cond]) -> Cond:
         is_list = self.is_type(frozenset({"array"}))
         if is_list is False:
             return False
@@ -212,7 +212,7 @@ class ElementTerm:
     alias: str
     aliases: AliasSource
 
-    def _type(self) -> exp.Expression:
+    def _type(self) -> exp.Expr:
         return exp.column("type", table=self.alias)
 
     def is_type(self, kinds: frozenset[str]) -> Cond:
@@ -220,10 +220,10 @@ class ElementTerm:
             return True
         return _type_test(self._type(), kinds)
 
-    def value(self) -> exp.Expression:
+    def value(self) -> exp.Expr:
         return exp.column("value", table=self.alias)
 
-    def as_document(self) -> exp.Expression:
+    def as_document(self) -> exp.Expr:
         """The element as JSON text when it is a list or object, else NULL (no JSON to walk)."""
         return exp.Case(
             ifs=[
@@ -234,5 +234,5 @@ class ElementTerm:
             ]
         )
 
-    def any_element(self, build: Callable[[Term], Cond]) -> Cond:
+    def any_element(self, build: Callable[[ElementTerm], Cond]) -> Cond:
         return JsonTerm(self.as_document(), (), ALL_TYPES, True, self.aliases).any_element(build)

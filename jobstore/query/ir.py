@@ -91,7 +91,7 @@ class Query(NamedTuple):
     where: And
     order_by: tuple[OrderKey, ...] = ()
     select: tuple[Selector, ...] = ()
-    count: bool = False
+    count: bool = False  # type: ignore[assignment]  # the option's name; shadows tuple.count
     get: bool = False
     offset: int = 0
     limit: int = 0

@@ -59,16 +59,16 @@ class SqlPlan(NamedTuple):  # a NamedTuple: immutable, and made once per compari
 class Values:
     """The placeholders of one comparison, handed out fresh on each use."""
 
-    def __init__(self, make: Callable[[int], exp.Expression], count: int) -> None:
+    def __init__(self, make: Callable[[int], exp.Expr], count: int) -> None:
         self._make = make
         self.count = count
 
-    def __getitem__(self, index: int) -> exp.Expression:
+    def __getitem__(self, index: int) -> exp.Expr:
         if not 0 <= index < self.count:
             raise IndexError(index)
         return self._make(index)
 
-    def all(self, start: int = 0, stop: int | None = None) -> list[exp.Expression]:
+    def all(self, start: int = 0, stop: int | None = None) -> list[exp.Expr]:
         return [self._make(i) for i in range(start, self.count if stop is None else stop)]
 
 
@@ -128,7 +128,7 @@ def fold(value: Any) -> Any:
     return value
 
 
-def _text(term: Term, folded: bool) -> exp.Expression:
+def _text(term: Term, folded: bool) -> exp.Expr:
     value = term.value()
     return dialect.casefold(value) if folded else value
 
@@ -365,7 +365,7 @@ def _element_equals(shape: Any, p: Values, folded: bool) -> Callable[[Term], Con
     return build
 
 
-def _substring_of_x(term: Term, p: Values, folded: bool) -> exp.Expression:
+def _substring_of_x(term: Term, p: Values, folded: bool) -> exp.Expr:
     return dialect.instr(_text(term, folded), p[0])
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Hashable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -25,7 +25,10 @@ from .paths import DATE_SUFFIX, Path, parse_path
 __all__ = ["MAX_OR_DEPTH", "parse_filters", "parse_options", "parse_query"]
 
 MAX_OR_DEPTH = 3
-_NULLS_PREFIXES = (("nulls_first:", "first"), ("nulls_last:", "last"))
+_NULLS_PREFIXES: tuple[tuple[str, Literal["first", "last"]], ...] = (
+    ("nulls_first:", "first"),
+    ("nulls_last:", "last"),
+)
 
 
 def _fail(position: Position, problem: str) -> QueryError:
@@ -200,7 +203,7 @@ class _ParsedOptions(NamedTuple):
 
     order_by: tuple[OrderKey, ...]
     select: tuple[Selector, ...]
-    count: bool
+    count: bool  # type: ignore[assignment]  # the option's name; shadows tuple.count
     get: bool
     offset: int
     limit: int

@@ -30,7 +30,7 @@ __all__ = [
     "to_sql",
 ]
 
-Cond = exp.Expression | bool
+Cond = exp.Expr | bool
 
 NULL = frozenset({"null"})
 NUMBER = frozenset({"integer", "real", "true", "false"})  # a bool counts as a number
@@ -46,7 +46,7 @@ class Term(Protocol):
         """True where the value is present and its JSON type is one of ``kinds``."""
         ...
 
-    def value(self) -> exp.Expression:
+    def value(self) -> exp.Expr:
         """The value as SQL sees it (bools as 1/0; lists and objects as JSON text)."""
         ...
 
@@ -56,7 +56,7 @@ class Term(Protocol):
 
 
 def and_(*conds: Cond) -> Cond:
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for cond in conds:
         if cond is False:
             return False
@@ -68,7 +68,7 @@ def and_(*conds: Cond) -> Cond:
 
 
 def or_(*conds: Cond) -> Cond:
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for cond in conds:
         if cond is True:
             return True
@@ -96,16 +96,16 @@ _COMPARE: dict[str, type[exp.Binary]] = {
 }
 
 
-def compare(left: exp.Expression, op: str, right: exp.Expression) -> exp.Expression:
+def compare(left: exp.Expr, op: str, right: exp.Expr) -> exp.Expr:
     return _COMPARE[op](this=left, expression=right)
 
 
-def in_list(left: exp.Expression, items: Sequence[exp.Expression], negate: bool = False) -> Cond:
+def in_list(left: exp.Expr, items: Sequence[exp.Expr], negate: bool = False) -> Cond:
     node = exp.In(this=left, expressions=list(items))
     return exp.Not(this=node) if negate else node
 
 
-def to_sql(cond: Cond) -> exp.Expression:
+def to_sql(cond: Cond) -> exp.Expr:
     """A condition as an expression (constants become ``1``/``0``, SQLite's booleans)."""
     if cond is True:
         return exp.Literal.number(1)
