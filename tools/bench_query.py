@@ -23,7 +23,6 @@ cached compile + binding <= 50 µs.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import os
 import sqlite3
@@ -152,8 +151,8 @@ def _per_call_us(action: Callable[[], Any], calls: int, repeat: int = 5) -> floa
     return statistics.median(samples) * 1e6
 
 
-def _hand(conn: sqlite3.Connection, case: Case) -> Any:
-    rows = conn.execute(case.hand_sql, case.hand_params).fetchall()
+def _hand(conn: sqlite3.Connection, case: Case, params: tuple[Any, ...] | None = None) -> Any:
+    rows = conn.execute(case.hand_sql, case.hand_params if params is None else params).fetchall()
     if case.options.get("count"):
         return rows[0][0]
     jobs = [row_to_job(row) for row in rows]
@@ -167,18 +166,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f}µs"
 
 
-def _caller(case: Case, ask: Callable[[Case], Any]) -> Callable[[], Any]:
-    """``ask(case)``; for a ``fresh_ids`` case with the next of 50,000 ids each call."""
+def _callers(
+    case: Case, store: JobStore, conn: sqlite3.Connection
+) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """(hand SQL, get_jobs) for ``case``; a ``fresh_ids`` case asks for the next of
+    50,000 ids on each call, built alike on both sides (a list or a tuple per call)."""
     if not case.fresh_ids:
-        return lambda: ask(case)
-    ids = itertools.cycle(range(1, 50_001))
-
-    def ask_fresh() -> Any:
-        job_id = next(ids)
-        return ask(dataclasses.replace(case, filters=[["id", "=", job_id]],
-                                       hand_params=(job_id,)))
-
-    return ask_fresh
+        return (lambda: _hand(conn, case), lambda: store.get_jobs(case.filters, case.options))
+    hand_ids = itertools.cycle(range(1, 50_001))
+    our_ids = itertools.cycle(range(1, 50_001))
+    return (
+        lambda: _hand(conn, case, (next(hand_ids),)),
+        lambda: store.get_jobs([["id", "=", next(our_ids)]], case.options),
+    )
 
 
 def _load_all(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -264,11 +264,7 @@ def run(path: Path, args: argparse.Namespace) -> int:
             with store._conns.statement() as conn:
                 # (b) must be the same answer, row for row, or the ratio means nothing.
                 assert _hand(conn, case) == answer, f"{case.name}: hand-written SQL disagrees"
-                hand_s, ours_s = _paired_medians(
-                    (_caller(case, lambda k, c=conn: _hand(c, k)),
-                     _caller(case, lambda k: store.get_jobs(k.filters, k.options))),
-                    args.repeat,
-                )
+                hand_s, ours_s = _paired_medians(_callers(case, store, conn), args.repeat)
 
             def python(case: Case = case) -> Any:
                 return jobstore.filter_list(everything, case.filters, case.options)
