@@ -11,7 +11,7 @@ import re
 from collections.abc import Hashable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -21,6 +21,7 @@ from ..timeutil import parse_datetime
 from .ir import And, Comparison, Node, Or, OrderKey, Position, Query, Selector, position_text
 from .ops import DATE_OPERATORS, OPERATORS, compile_pattern, fold
 from .paths import DATE_SUFFIX, Path, parse_path
+from .plainkey import plain_key
 
 __all__ = ["MAX_OR_DEPTH", "parse_filters", "parse_options", "parse_query"]
 
@@ -216,33 +217,10 @@ class _ParsedOptions(NamedTuple):
 # through the pydantic model costs more than a small query's SQL.
 _OPTIONS_MEMO: dict[Hashable, _ParsedOptions] = {}
 _OPTIONS_MEMO_SIZE = 256
-_NO_OPTIONS: Final = object()
-
-
-def _options_key(options: Any) -> Hashable | None:
-    """A key that equals another only for options that parse the same; None: do not memoise.
-
-    Types are part of the key (``True == 1`` but ``get: 1`` is refused), and
-    only plain values take part: anything else goes through full validation.
-    """
-    if options is None:
-        return _NO_OPTIONS
-    if type(options) is not dict:
-        return None
-    key: list[Any] = []
-    for name, value in options.items():
-        kind = type(value)
-        if kind is bool or kind is int or kind is str:
-            key.append((name, kind, value))
-        elif kind is list and all(type(item) is str for item in value):
-            key.append((name, list, *value))
-        else:
-            return None
-    return tuple(key)
 
 
 def _parse_options_part(options: Any) -> _ParsedOptions:
-    key = _options_key(options)
+    key = plain_key(options)
     if key is not None:
         parsed = _OPTIONS_MEMO.get(key)
         if parsed is not None:
@@ -278,7 +256,8 @@ def _validate_options(options: Any) -> _ParsedOptions:
         offset=parsed.offset,
         limit=parsed.limit,
         force_sql_filters=parsed.force_sql_filters,
-        extra=MappingProxyType(dict(parsed.extra)),
+        # A copy of our own: memoised options must not follow what a caller writes later.
+        extra=MappingProxyType(_plain(dict(parsed.extra))),
     )
 
 

@@ -6,12 +6,8 @@ such a query validation and compilation cost more than SQLite's answer, so
 their results are kept, keyed by a *fingerprint* of the input that equals
 another only when both inputs parse to the same query.
 
-The fingerprint is a flat tuple of type tags and values. Only plain JSON-like
-data takes part (exact ``str``/``int``/``float``/``bool``/``None``, ``list``,
-``tuple``, ``dict`` with ``str`` keys); anything else (a subclass, an object
-with its own ``__eq__``) gets no fingerprint and is parsed every time, so a
-value can never pass for another. Types are tagged because ``1 == 1.0 ==
-True`` while the query language tells them apart.
+The fingerprint is the input's typed key (``plainkey``): equal only for the
+same plain data with the same types; anything else is parsed every time.
 """
 
 from __future__ import annotations
@@ -24,6 +20,7 @@ from ..access import Caller
 from .compile import INTERNAL, CompiledQuery, View, compile_query
 from .ir import Query
 from .parse import parse_query
+from .plainkey import add_plain
 
 __all__ = ["Prepared", "clear", "fingerprint", "prepare"]
 
@@ -32,11 +29,6 @@ __all__ = ["Prepared", "clear", "fingerprint", "prepare"]
 MEMO_SIZE = 1024
 #: Views (distinct callers' visibility) kept per query.
 MAX_VIEWS = 64
-#: Inputs larger than this many leaves are not worth remembering (and not likely repeated).
-MAX_LEAVES = 256
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_CONTAINERS = frozenset({list, tuple, dict})
 _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 
@@ -48,45 +40,14 @@ def fingerprint(filters: Any, options: Any, credentials: Any = None) -> tuple[An
     so how fast a query answers never tells one caller what another asked.
     """
     out: list[Any] = []
-    if not _add(filters, out) or not _add(options, out):
+    if not add_plain(filters, out) or not add_plain(options, out):
         return None
     if type(credentials) is Caller:  # frozen and hashable: itself is its key
         out.append(Caller)
         out.append(credentials)
-    elif not _add(credentials, out):
+    elif not add_plain(credentials, out):
         return None
     return tuple(out)
-
-
-def _add(value: Any, out: list[Any], depth: int = 0) -> bool:
-    kind = type(value)
-    if kind in _SCALARS:
-        out.append(kind)
-        # -0.0 == 0.0 (and hashes alike): the float's exact form keeps them apart.
-        out.append(value.hex() if kind is float else value)
-        return True
-    # Deep or large: give up before walking it (each element adds at least two items).
-    if depth > 32 or (kind in _CONTAINERS and len(out) + 2 * len(value) > 2 * MAX_LEAVES):
-        return False
-    if kind is list or kind is tuple:
-        # list and tuple share a tag: the parser reads both alike.
-        out.append(list)
-        out.append(len(value))
-        for item in value:  # noqa: SIM110 (a loop: all() over a generator is slower here)
-            if not _add(item, out, depth + 1):
-                return False
-        return True
-    if kind is dict:
-        out.append(dict)
-        out.append(len(value))
-        for key, item in value.items():
-            if type(key) is not str:
-                return False
-            out.append(key)
-            if not _add(item, out, depth + 1):
-                return False
-        return True
-    return False
 
 
 class Prepared:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import jobstore
 from jobstore.access import Caller
-from jobstore.query import prepared
+from jobstore.query import plainkey, prepared
 from jobstore.query.parse import parse_query
 
 
@@ -51,11 +51,37 @@ def test_fingerprints_tell_apart_what_the_language_tells_apart(one: Any, other: 
     )
 
 
-def test_lists_and_tuples_share_a_fingerprint_because_they_parse_alike() -> None:
-    assert prepared.fingerprint([("x", "in", (1, 2))], {}) == prepared.fingerprint(
+def test_a_tuple_never_passes_for_a_list(filled: jobstore.JobStore) -> None:
+    """Filters read tuples as lists, but the options model refuses a tuple where it wants a
+    list: a remembered list-form query must not let its tuple twin through."""
+    assert prepared.fingerprint([("x", "in", (1, 2))], {}) != prepared.fingerprint(
         [["x", "in", [1, 2]]], {}
     )
-    assert parse_query([("x", "in", (1, 2))]) == parse_query([["x", "in", [1, 2]]])
+    for _ in range(2):  # remembered (whole query and options)
+        filled.get_jobs([], {"order_by": ["-id"]})
+        jobstore.filter_list([], [], {"order_by": ["-id"]})
+    for ask in (
+        lambda: filled.get_jobs([], {"order_by": ("-id",)}),
+        lambda: jobstore.filter_list([], [], {"order_by": ("-id",)}),
+        lambda: filled.explain([], {"order_by": ("-id",)}),
+    ):
+        with pytest.raises(jobstore.QueryError, match="order_by"):
+            ask()
+    # and filters given as tuples still answer as their list form does
+    assert filled.get_jobs([("method", "=", "update")]) == filled.get_jobs(
+        [["method", "=", "update"]]
+    )
+
+
+def test_remembered_options_keep_their_own_copy_of_extra() -> None:
+    extra = {"raw_result": True, "note": ["mine"]}
+    for _ in range(2):
+        query = parse_query([], {"extra": extra})
+    extra["note"].append("written later")
+    assert parse_query([], {"extra": {"raw_result": True, "note": ["mine"]}}).extra["note"] == [
+        "mine"
+    ]
+    assert query.extra["note"] == ["mine"]
 
 
 class Text(str):
@@ -86,7 +112,7 @@ class Equal:
             ],
             None,
         ),
-        ([["id", "in", list(range(prepared.MAX_LEAVES + 1))]], None),
+        ([["id", "in", list(range(plainkey.MAX_LEAVES + 1))]], None),
     ],
 )
 def test_inputs_that_are_not_plain_data_are_never_remembered(filters: Any, options: Any) -> None:

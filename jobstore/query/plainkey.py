@@ -1,0 +1,59 @@
+"""Typed keys for plain input data: what the query memos (options, whole queries) look up by.
+
+``plain_key(a) == plain_key(b)`` only when ``a`` and ``b`` are the same plain
+data with the same types: exact ``str``/``int``/``float``/``bool``/``None``,
+``list``, ``tuple``, ``dict`` with ``str`` keys. Types are tagged because
+``1 == 1.0 == True`` while the query language tells them apart, and a list
+and a tuple differ too (the options model refuses a tuple where it wants a
+list). Anything else (a subclass, an object with its own ``__eq__``) gets no
+key, so a value can never pass for another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["MAX_LEAVES", "add_plain", "plain_key"]
+
+#: Inputs larger than this many leaves are not worth a key (and not likely repeated).
+MAX_LEAVES = 256
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS = frozenset({list, tuple, dict})
+
+
+def plain_key(value: Any) -> tuple[Any, ...] | None:
+    """The typed key of ``value``, or None if it is not plain data (or too large)."""
+    out: list[Any] = []
+    return tuple(out) if add_plain(value, out) else None
+
+
+def add_plain(value: Any, out: list[Any], depth: int = 0) -> bool:
+    """Append ``value``'s typed form to ``out``; False (stop) if it is not plain data."""
+    kind = type(value)
+    if kind in _SCALARS:
+        out.append(kind)
+        # -0.0 == 0.0 (and hashes alike): the float's exact form keeps them apart.
+        out.append(value.hex() if kind is float else value)
+        return True
+    # Deep or large: give up before walking it (each element adds at least two items).
+    if depth > 32 or (kind in _CONTAINERS and len(out) + 2 * len(value) > 2 * MAX_LEAVES):
+        return False
+    if kind is list or kind is tuple:
+        out.append(kind)
+        out.append(len(value))
+        for item in value:  # noqa: SIM110 (a loop: all() over a generator is slower here)
+            if not add_plain(item, out, depth + 1):
+                return False
+        return True
+    if kind is dict:
+        out.append(dict)
+        out.append(len(value))
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            out.append(key)
+            if not add_plain(item, out, depth + 1):
+                return False
+        return True
+    return False
