@@ -56,27 +56,26 @@ class Term(Protocol):
 
 
 def and_(*conds: Cond) -> Cond:
-    parts: list[exp.Expr] = []
-    for cond in conds:
-        if cond is False:
-            return False
-        if cond is not True:
-            parts.append(cond)
-    if not parts:
-        return True
-    return parts[0] if len(parts) == 1 else exp.and_(*parts, copy=False)
+    """AND, folding compile-time constants (False absorbs, True drops out)."""
+    return _join(conds, True, exp.and_)
 
 
 def or_(*conds: Cond) -> Cond:
+    """OR, folding compile-time constants (True absorbs, False drops out)."""
+    return _join(conds, False, exp.or_)
+
+
+def _join(conds: tuple[Cond, ...], neutral: bool, combine: Callable[..., exp.Expr]) -> Cond:
     parts: list[exp.Expr] = []
     for cond in conds:
-        if cond is True:
-            return True
-        if cond is not False:
+        if isinstance(cond, bool):
+            if cond is not neutral:
+                return cond  # absorbing: the whole is decided
+        else:
             parts.append(cond)
     if not parts:
-        return False
-    return parts[0] if len(parts) == 1 else exp.or_(*parts, copy=False)
+        return neutral
+    return parts[0] if len(parts) == 1 else combine(*parts, copy=False)
 
 
 def not_exists(cond: Cond) -> Cond:
