@@ -31,7 +31,7 @@ from .permissions import abort_guard, check_abort, readable_job
 from .query import prepared
 from .query.compile import INTERNAL, View
 from .query.engine import explain_query, run_query
-from .query.ir import Query
+from .query.ir import Options, Query
 from .query.parse import parse_query
 from .query.run import Transform
 from .redaction import SecretsRegistry
@@ -199,7 +199,7 @@ class JobStore:
         (all with ``FULL_ADMIN``) with secrets redacted.
         """
         prepared_query = prepared.prepare(filters, options, credentials)
-        view, transform = self._view(prepared_query.query, credentials)
+        view, transform = self._view(prepared_query.options, credentials)
         return run_query(self._conns.statement, prepared_query, view, transform)
 
     def explain(
@@ -213,9 +213,9 @@ class JobStore:
         view, _ = self._view(query, credentials)
         return explain_query(query, view)
 
-    def _view(self, query: Query, credentials: Any) -> tuple[View, Transform | None]:
+    def _view(self, options: Query | Options, credentials: Any) -> tuple[View, Transform | None]:
         """What this caller may see (rows, in SQL) and how its jobs are redacted (in Python)."""
-        raw_result = query.extra.get("raw_result")
+        raw_result = options.extra.get("raw_result")
         if credentials is None and raw_result is not False:
             return INTERNAL, None  # the daemon itself: every row, raw values
         caller = Caller.parse(credentials)

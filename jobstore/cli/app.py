@@ -69,6 +69,4 @@ def open_store(path: str | os.PathLike[str]) -> Iterator[JobStore]:
 
 #: DB argument of the commands that only read or change an existing store: a
 #: mistyped path must not silently create an empty database.
-existing_db = click.argument(
-    "db", type=click.Path(exists=True, dir_okay=False, readable=True)
-)
+existing_db = click.argument("db", type=click.Path(exists=True, dir_okay=False, readable=True))

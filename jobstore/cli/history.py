@@ -123,7 +123,7 @@ def _name_job(message: str, history: History) -> str:
     job_id = history.job_id(int(match.group(1)))
     if job_id is None:
         return message
-    return f"{match.group(0)} (id {job_id}){message[match.end():]}"
+    return f"{match.group(0)} (id {job_id}){message[match.end() :]}"
 
 
 def _dump(jobs: list[dict[str, Any]], out: TextIO, jsonl: bool) -> None:

@@ -97,16 +97,17 @@ def jobs_table(
             columns.extend(key for key in job if key not in columns)
     rows = {
         name: [
-            cell(owner(job) or "(system)") if name == "owner" and whole
-            else _time_cell(job.get(name)) if name.startswith("time_")
+            cell(owner(job) or "(system)")
+            if name == "owner" and whole
+            else _time_cell(job.get(name))
+            if name.startswith("time_")
             else cell(job.get(name))
             for job in jobs
         ]
         for name in columns
     }
     widths = {
-        name: min(_CELL_WIDTH, max([len(name), *map(len, values)]))
-        for name, values in rows.items()
+        name: min(_CELL_WIDTH, max([len(name), *map(len, values)])) for name, values in rows.items()
     }
     hidden = _fit(columns, widths, width) if width is not None else []
     shown = [name for name in columns if name not in hidden]

@@ -25,12 +25,21 @@ from ..rows import SELECT_COLUMNS
 from ..timeutil import format_timestamp
 from . import dialect_sqlite as dialect
 from .dialect_sqlite import AliasSource, ColumnTerm, ElementTerm, JsonTerm
-from .ir import And, Comparison, Node, OrderKey, Query, position_text
+from .ir import And, Comparison, Node, Options, OrderKey, Query, position_text
 from .ops import OPERATORS, SqlPlan, Values
-from .paths import FANOUT, is_index
+from .paths import FANOUT, Path, is_index
 from .sqlbuild import ALL_TYPES, CONTAINER, NULL, TEXT, Cond, and_, compare, in_list, or_, to_sql
 
-__all__ = ["INTERNAL", "CompiledQuery", "View", "cache_info", "compile_query"]
+__all__ = [
+    "INTERNAL",
+    "CompiledQuery",
+    "Rebinding",
+    "View",
+    "cache_info",
+    "compile_flat",
+    "compile_query",
+    "rebind",
+]
 
 TABLE = "jobs"
 _MAX_INDEX_SEGMENTS = 3  # each index segment on an unknown container doubles the SQL
@@ -106,10 +115,10 @@ class _Shaper:
         return ("or", tuple([self.node(branch) for branch in node.branches]))
 
     def comparison(self, node: Comparison) -> Hashable:
-        plan = _plan(node, self.view)
+        plan = _plan(node.path, node.op, node.value, self.view)
         if plan is None:
             return ("py",)
-        null_matches = False if node.path.is_date else OPERATORS[node.op].python(None, node.value)
+        null_matches = _null_matches(node.path, node.op, node.value)
         self.plans[id(node)] = _Planned(plan, len(self.params), null_matches)
         self.params.extend(plan.params)
         path = node.path
@@ -124,6 +133,11 @@ class _Shaper:
         )
 
 
+def _null_matches(path: Path, op: str, value: Any) -> bool:
+    """Does a JSON null (or a missing value) match? The SQL differs when it does."""
+    return False if path.is_date else OPERATORS[op].python(None, value)
+
+
 @functools.lru_cache(maxsize=4096)  # paths repeat from query to query
 def _json_keys_supported(segments: tuple[str, ...]) -> bool:
     """Can SQLite's JSON path name every key after the column (``segments[0]``)?"""
@@ -134,23 +148,24 @@ def _json_keys_supported(segments: tuple[str, ...]) -> bool:
     return all(dialect.json_path_supported(segment) for segment in keys)
 
 
-def _plan(node: Comparison, view: View) -> SqlPlan | None:
-    segments = node.path.segments
+def _plan(path: Path, op: str, value: Any, view: View) -> SqlPlan | None:
+    """How ``[path, op, value]`` runs in SQL for ``view``; None if it cannot."""
+    segments = path.segments
     field_name = segments[0]
     if field_name in view.redacted:
         return None
-    if node.path.is_date:
+    if path.is_date:
         if field_name not in TIMESTAMP_FIELDS or len(segments) > 1:
             return None
         try:
-            stamp = format_timestamp(node.value)
+            stamp = format_timestamp(value)
         except (OverflowError, ValueError):
             return None
         return SqlPlan(("date",), (stamp,))
     column = COLUMNS.get(field_name)
     if column is not None and column.storage == "json" and not _json_keys_supported(segments):
         return None
-    return OPERATORS[node.op].plan(node.value)
+    return OPERATORS[op].plan(value)
 
 
 # --- building: conditions from shapes ------------------------------------------------------
@@ -351,6 +366,10 @@ def cache_info() -> dict[str, int]:
 
 def compile_query(query: Query, view: View = INTERNAL) -> CompiledQuery:
     """Compile ``query`` for ``view``: SQL for what SQLite can do exactly, the rest as residual."""
+    return _compile(query, view)[0]
+
+
+def _compile(query: Query, view: View) -> tuple[CompiledQuery, _Template, _Shaper]:
     shaper = _Shaper(view)
     node = shaper.node
     where_shape = tuple([node(child) for child in query.where.children])
@@ -378,28 +397,96 @@ def compile_query(query: Query, view: View = INTERNAL) -> CompiledQuery:
             _CACHE[key] = template
             while len(_CACHE) > _CACHE_SIZE:
                 del _CACHE[next(iter(_CACHE))]
-    flat = shaper.params
-    if view.params:
-        flat += view.params
-    if template.paged_in_sql:
-        # SQLite binds at most int64; no table has more rows, so clamping is exact.
-        limit = 1 if query.get else min(query.limit, _MAX_INT64) if query.limit else -1
-        flat += [limit, min(query.offset, _MAX_INT64)]
-    order = template.param_order
     if template.residual_entries:
         residual = tuple([query.where.children[i] for i in template.residual_entries])
         reasons = tuple([_reason(node, shaper) for node in residual])
     else:
         residual = reasons = ()
+    return _bound(template, shaper.params, query, view, residual, reasons), template, shaper
+
+
+def _bound(
+    template: _Template,
+    params: list[Any],
+    query: Query | Options,
+    view: View,
+    residual: tuple[Node, ...] = (),
+    reasons: tuple[str, ...] = (),
+) -> CompiledQuery:
+    """``template`` bound: the filters' ``params`` (extended in place), the view's, paging."""
+    if view.params:
+        params += view.params
+    if template.paged_in_sql:
+        # SQLite binds at most int64; no table has more rows, so clamping is exact.
+        limit = 1 if query.get else min(query.limit, _MAX_INT64) if query.limit else -1
+        params += [limit, min(query.offset, _MAX_INT64)]
+    order = template.param_order
     return CompiledQuery(
         template.sql,
-        flat if order is None else [flat[i] for i in order],
+        params if order is None else [params[i] for i in order],
         residual,
         template.order_in_python,
         template.paged_in_sql,
         template.counted_in_sql,
         reasons,
     )
+
+
+# --- new values for a remembered query -------------------------------------------------------
+
+
+class Rebinding(NamedTuple):
+    """A compiled flat query (top-level comparisons only, all exact in SQL), ready for new values.
+
+    Another query with the same entries but other values compiles to the same
+    SQL exactly when each comparison plans to the same shape (``slots``), so
+    only its parameters are new (``rebind``).
+    """
+
+    template: _Template
+    slots: tuple[_Slot, ...]  # one per filter entry
+
+
+class _Slot(NamedTuple):
+    path: Path
+    op: str
+    shape: Hashable  # of the entry's SqlPlan
+    null_matches: bool
+
+
+def compile_flat(query: Query, view: View = INTERNAL) -> tuple[CompiledQuery, Rebinding | None]:
+    """``compile_query``, and a Rebinding if the query is flat and needs no Python."""
+    compiled, template, shaper = _compile(query, view)
+    if template.residual_entries or template.order_in_python:
+        return compiled, None
+    slots = []
+    for child in query.where.children:
+        planned = shaper.plans.get(id(child))
+        if planned is None or not isinstance(child, Comparison):  # not in SQL, or nested
+            return compiled, None
+        slots.append(_Slot(child.path, child.op, planned.plan.shape, planned.null_matches))
+    return compiled, Rebinding(template, tuple(slots))
+
+
+def rebind(
+    rebinding: Rebinding, values: list[Any], options: Options, view: View = INTERNAL
+) -> CompiledQuery | None:
+    """Compile the query of ``rebinding``'s entries with other ``values`` (parsed, one per entry)
+    and ``options`` (the same); None if these values need other SQL.
+    """
+    params: list[Any] = []
+    for slot, value in zip(rebinding.slots, values, strict=True):
+        path, op = slot.path, slot.op
+        plan = _plan(path, op, value, view)
+        if (
+            plan is None
+            or not plan.exact
+            or plan.shape != slot.shape
+            or _null_matches(path, op, value) != slot.null_matches
+        ):
+            return None
+        params += plan.params
+    return _bound(rebinding.template, params, options, view)
 
 
 def _reason(node: Node, shaper: _Shaper) -> str:
@@ -514,7 +601,7 @@ def _placeholder_order(sql: str) -> tuple[int, ...]:
     return tuple(order)
 
 
-def ensure_pushable(query: Query, compiled: CompiledQuery) -> None:
+def ensure_pushable(query: Query | Options, compiled: CompiledQuery) -> None:
     """``force_sql_filters``: refuse a query that needs Python, naming the entry."""
     if query.force_sql_filters and compiled.residual:
         raise QueryError(

@@ -9,7 +9,7 @@ from typing import Any
 
 from .compile import INTERNAL, View, compile_query, ensure_pushable
 from .ir import Query
-from .prepared import Prepared
+from .prepared import PreparedQuery
 from .run import Transform, execute
 
 __all__ = ["explain_query", "run_query"]
@@ -19,17 +19,17 @@ ConnectionScope = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
 def run_query(
     scope: ConnectionScope,
-    prepared: Prepared,
+    prepared: PreparedQuery,
     view: View = INTERNAL,
     transform: Transform | None = None,
 ) -> Any:
     """Answer a prepared query; a force_sql_filters refusal happens before any row is read."""
-    query = prepared.query
+    options = prepared.options
     compiled = prepared.compiled(view)
-    if query.force_sql_filters:
-        ensure_pushable(query, compiled)
+    if options.force_sql_filters:
+        ensure_pushable(options, compiled)
     with scope() as conn:
-        return execute(conn, query, compiled, transform)
+        return execute(conn, options, compiled, transform)
 
 
 def explain_query(query: Query, view: View = INTERNAL) -> dict[str, Any]:

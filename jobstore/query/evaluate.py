@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import MatchNotFound, QueryError
 from ..timeutil import parse_datetime
 from .functions import canonical_json_text
-from .ir import And, Comparison, Node, OrderKey, Query, Selector
+from .ir import And, Comparison, Node, Options, OrderKey, Query, Selector
 from .ops import OPERATORS, fold
 from .parse import parse_query
 from .paths import MISSING, walk
@@ -149,7 +149,7 @@ def apply_select(item: Any, select: tuple[Selector, ...]) -> Any:
 # --- the whole query -----------------------------------------------------------------------
 
 
-def page(query: Query, ordered: Iterable[Any], *, windowed: bool = False) -> Any:
+def page(query: Query | Options, ordered: Iterable[Any], *, windowed: bool = False) -> Any:
     """Apply offset, limit, get and select to items already filtered and ordered.
 
     ``windowed``: the database already applied offset and limit.

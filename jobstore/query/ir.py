@@ -13,7 +13,17 @@ from typing import Any, Literal, NamedTuple
 
 from .paths import Path
 
-__all__ = ["And", "Comparison", "Node", "Or", "OrderKey", "Query", "Selector", "position_text"]
+__all__ = [
+    "And",
+    "Comparison",
+    "Node",
+    "Options",
+    "Or",
+    "OrderKey",
+    "Query",
+    "Selector",
+    "position_text",
+]
 
 Position = tuple[int, ...]
 
@@ -83,6 +93,22 @@ class Selector:
 
     path: Path
     alias: str | None
+
+
+class Options(NamedTuple):
+    """A query's options, validated: what ``Query`` holds besides its filters, in its order.
+
+    Running SQL that needs no Python reads only these (the filters are in the SQL).
+    """
+
+    order_by: tuple[OrderKey, ...] = ()
+    select: tuple[Selector, ...] = ()
+    count: bool = False  # type: ignore[assignment]  # the option's name; shadows tuple.count
+    get: bool = False
+    offset: int = 0
+    limit: int = 0
+    force_sql_filters: bool = False
+    extra: Mapping[str, Any] = MappingProxyType({})
 
 
 class Query(NamedTuple):

@@ -300,15 +300,19 @@ def _build_in(term: Term, shape: Any, p: Values, folded: bool) -> Cond:
     if shape[0] == "never":
         return False
     if shape[0] == "str":
-        return and_(term.is_type(TEXT), exp.GT(this=dialect.instr(p[0], _text(term, folded)),
-                                               expression=exp.Literal.number(0)))
+        return and_(
+            term.is_type(TEXT),
+            exp.GT(this=dialect.instr(p[0], _text(term, folded)), expression=exp.Literal.number(0)),
+        )
     _, has_null, n_numbers, n_texts, has_container = shape
     return or_(
         term.is_type(NULL) if has_null else False,
         and_(term.is_type(NUMBER), in_list(term.value(), p.all(0, n_numbers)))
-        if n_numbers else False,
+        if n_numbers
+        else False,
         and_(term.is_type(TEXT), in_list(_text(term, folded), p.all(n_numbers)))
-        if n_texts else False,
+        if n_texts
+        else False,
         term.is_type(CONTAINER) if has_container else False,
     )
 
@@ -317,8 +321,10 @@ def _build_nin(term: Term, shape: Any, p: Values, folded: bool) -> Cond:
     if shape[0] == "never":
         return False
     if shape[0] == "str":
-        return and_(term.is_type(TEXT), exp.EQ(this=dialect.instr(p[0], _text(term, folded)),
-                                               expression=exp.Literal.number(0)))
+        return and_(
+            term.is_type(TEXT),
+            exp.EQ(this=dialect.instr(p[0], _text(term, folded)), expression=exp.Literal.number(0)),
+        )
     _, _, n_numbers, n_texts, _ = shape
     numbers = term.is_type(NUMBER)
     if n_numbers:
@@ -373,8 +379,10 @@ def _build_rin(term: Term, shape: Any, p: Values, folded: bool) -> Cond:
     in_list_x = term.any_element(_element_equals(shape, p, folded))
     if shape[0] != "text":
         return in_list_x
-    in_text_x = and_(term.is_type(TEXT), exp.GT(this=_substring_of_x(term, p, folded),
-                                                 expression=exp.Literal.number(0)))
+    in_text_x = and_(
+        term.is_type(TEXT),
+        exp.GT(this=_substring_of_x(term, p, folded), expression=exp.Literal.number(0)),
+    )
     return or_(in_list_x, in_text_x)
 
 
@@ -385,8 +393,10 @@ def _build_rnin(term: Term, shape: Any, p: Values, folded: bool) -> Cond:
     not_in_list = and_(is_list, not_exists(term.any_element(_element_equals(shape, p, folded))))
     if shape[0] != "text":
         return not_in_list
-    not_in_text = and_(term.is_type(TEXT), exp.EQ(this=_substring_of_x(term, p, folded),
-                                                   expression=exp.Literal.number(0)))
+    not_in_text = and_(
+        term.is_type(TEXT),
+        exp.EQ(this=_substring_of_x(term, p, folded), expression=exp.Literal.number(0)),
+    )
     return or_(not_in_list, not_in_text)
 
 
@@ -483,24 +493,43 @@ OPERATORS: dict[str, Operator] = {
     op.name: op
     for op in (
         Operator("=", _equal, _plan_equality, _build_eq, description="x equals v"),
-        Operator("!=", lambda x, v: not _equal(x, v), _plan_equality, _build_ne,
-                 description="x does not equal v"),
+        Operator(
+            "!=",
+            lambda x, v: not _equal(x, v),
+            _plan_equality,
+            _build_ne,
+            description="x does not equal v",
+        ),
         _ordering("<", lambda x, v: x < v),
         _ordering("<=", lambda x, v: x <= v),
         _ordering(">", lambda x, v: x > v),
         _ordering(">=", lambda x, v: x >= v),
-        Operator("~", _regex, _plan_regex, _build_regex, needs_string=True,
-                 description="re.match(v, x); null reads as ''"),
+        Operator(
+            "~",
+            _regex,
+            _plan_regex,
+            _build_regex,
+            needs_string=True,
+            description="re.match(v, x); null reads as ''",
+        ),
         Operator("in", _in, _plan_members, _build_in, description="x is one of v / in text v"),
-        Operator("nin", _nin, _plan_members, _build_nin,
-                 description="x is none of v / not in text v"),
-        Operator("rin", _rin, _plan_equality, _build_rin,
-                 description="v is an element of x / in text x"),
-        Operator("rnin", _rnin, _plan_equality, _build_rnin,
-                 description="v is not an element of x / not in text x"),
+        Operator(
+            "nin", _nin, _plan_members, _build_nin, description="x is none of v / not in text v"
+        ),
+        Operator(
+            "rin", _rin, _plan_equality, _build_rin, description="v is an element of x / in text x"
+        ),
+        Operator(
+            "rnin",
+            _rnin,
+            _plan_equality,
+            _build_rnin,
+            description="v is not an element of x / not in text x",
+        ),
         _string_op("^", str.startswith, _plan_prefix, _starts_with, False, "x starts with v"),
-        _string_op("!^", str.startswith, _plan_prefix, _starts_with, True,
-                   "x does not start with v"),
+        _string_op(
+            "!^", str.startswith, _plan_prefix, _starts_with, True, "x does not start with v"
+        ),
         _string_op("$", str.endswith, _plan_suffix, _ends_with, False, "x ends with v"),
         _string_op("!$", str.endswith, _plan_suffix, _ends_with, True, "x does not end with v"),
     )

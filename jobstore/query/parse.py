@@ -8,7 +8,7 @@ escapes for bad input.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
@@ -18,12 +18,33 @@ from pydantic import ValidationError
 from ..errors import QueryError
 from ..models import QueryOptions
 from ..timeutil import parse_datetime
-from .ir import And, Comparison, Node, Or, OrderKey, Position, Query, Selector, position_text
+from .ir import (
+    And,
+    Comparison,
+    Node,
+    Options,
+    Or,
+    OrderKey,
+    Position,
+    Query,
+    Selector,
+    position_text,
+)
 from .ops import DATE_OPERATORS, OPERATORS, compile_pattern, fold
 from .paths import DATE_SUFFIX, Path, parse_path
 from .plainkey import plain_key
 
-__all__ = ["MAX_OR_DEPTH", "parse_filters", "parse_options", "parse_query"]
+__all__ = [
+    "MAX_OR_DEPTH",
+    "Comparator",
+    "checked_value",
+    "comparison_with",
+    "parse_comparator",
+    "parse_filters",
+    "parse_options",
+    "parse_options_part",
+    "parse_query",
+]
 
 MAX_OR_DEPTH = 3
 _NULLS_PREFIXES: tuple[tuple[str, Literal["first", "last"]], ...] = (
@@ -91,6 +112,22 @@ def _or(entry: Any, position: Position, depth: int) -> Or:
 
 def _comparison(entry: Any, position: Position) -> Comparison:
     path_text, op_text, value = entry
+    return comparison_with(parse_comparator(path_text, op_text, position), value)
+
+
+class Comparator(NamedTuple):
+    """A comparison entry without its value: ``[path, op, ...]`` at ``position``, parsed."""
+
+    path_text: str
+    op_text: str
+    path: Path
+    op: str  # the base operator
+    fold: bool
+    position: Position
+
+
+def parse_comparator(path_text: Any, op_text: Any, position: Position) -> Comparator:
+    """Parse the path and operator of the comparison entry at ``position``."""
     if not isinstance(path_text, str) or not path_text:
         raise _fail(position, "the path must be a non-empty string")
     if not isinstance(op_text, str):
@@ -101,25 +138,50 @@ def _comparison(entry: Any, position: Position) -> Comparison:
         raise _fail(position, f"unknown operator {op_text!r}")
     if folded and base == "~":
         raise _fail(position, "'C~' is not an operator (use a (?i) pattern)")
-    path = parse_path(path_text)
+    return Comparator(path_text, op_text, parse_path(path_text), base, folded, position)
+
+
+def comparison_with(comparator: Comparator, value: Any) -> Comparison:
+    """The comparison of ``comparator`` against ``value``, or QueryError if the value does not fit.
+
+    Separate from ``parse_comparator`` so that a remembered entry shape
+    (query.prepared) can take new values without parsing its path again.
+    """
     if isinstance(value, list | tuple | dict):
         value = _plain(value)
     # The entry as given, rebuilt from our own copies: a remembered query
     # (query.prepared) must not show what a caller later wrote into its lists.
-    source = [path_text, op_text, value]
-    if path.is_date:
-        value = _date_value(path_text, op_text, base, folded, value, position)
+    source = [comparator.path_text, comparator.op_text, value]
+    return Comparison(
+        comparator.path,
+        comparator.op,
+        checked_value(comparator, value),
+        comparator.fold,
+        comparator.position,
+        source,
+    )
+
+
+def checked_value(comparator: Comparator, value: Any) -> Any:
+    """``value`` as ``comparator``'s comparison holds it (folded, a datetime), or QueryError."""
+    base, position = comparator.op, comparator.position
+    if comparator.path.is_date:
+        value = _date_value(
+            comparator.path_text, comparator.op_text, base, comparator.fold, value, position
+        )
     elif OPERATORS[base].needs_string:
         if not isinstance(value, str):
-            raise _fail(position, f"{op_text!r} needs a string value, not {type(value).__name__}")
+            raise _fail(
+                position, f"{comparator.op_text!r} needs a string value, not {type(value).__name__}"
+            )
         if base == "~":
             try:
                 compile_pattern(value)
             except (re.error, RecursionError, OverflowError, ValueError) as exc:
                 raise _fail(position, f"the pattern does not compile: {exc}") from None
-    if folded:
+    if comparator.fold:
         value = fold(value)
-    return Comparison(path, base, value, folded, position, source)
+    return value
 
 
 def _date_value(
@@ -199,27 +261,15 @@ def parse_options(options: Any) -> QueryOptions:
         raise QueryError(f"{name}: {first['msg']}") from None
 
 
-class _ParsedOptions(NamedTuple):
-    """Everything a Query takes from ``options``, validated."""
-
-    order_by: tuple[OrderKey, ...]
-    select: tuple[Selector, ...]
-    count: bool  # type: ignore[assignment]  # the option's name; shadows tuple.count
-    get: bool
-    offset: int
-    limit: int
-    force_sql_filters: bool
-    extra: Mapping[str, Any]
-
-
 # Parsed options by their exact content. Clients repeat the same few options
 # ({"get": True}, {"count": True}, an order and a limit), and validating them
 # through the pydantic model costs more than a small query's SQL.
-_OPTIONS_MEMO: dict[Hashable, _ParsedOptions] = {}
+_OPTIONS_MEMO: dict[Hashable, Options] = {}
 _OPTIONS_MEMO_SIZE = 256
 
 
-def _parse_options_part(options: Any) -> _ParsedOptions:
+def parse_options_part(options: Any) -> Options:
+    """``options`` validated and parsed into the fields a Query takes (remembered by content)."""
     key = plain_key(options)
     if key is not None:
         parsed = _OPTIONS_MEMO.get(key)
@@ -233,7 +283,7 @@ def _parse_options_part(options: Any) -> _ParsedOptions:
     return parsed
 
 
-def _validate_options(options: Any) -> _ParsedOptions:
+def _validate_options(options: Any) -> Options:
     parsed = parse_options(options)
     order_by = tuple(_order_key(text, i) for i, text in enumerate(parsed.order_by))
     select = tuple(_selector(item, i) for i, item in enumerate(parsed.select))
@@ -248,7 +298,7 @@ def _validate_options(options: Any) -> _ParsedOptions:
             raise QueryError("options: 'get' cannot be combined with an offset")
         if parsed.limit > 1:
             raise QueryError("options: 'get' cannot be combined with a limit above 1")
-    return _ParsedOptions(
+    return Options(
         order_by=order_by,
         select=select,
         count=parsed.count,
@@ -264,4 +314,4 @@ def _validate_options(options: Any) -> _ParsedOptions:
 def parse_query(filters: Any = None, options: Any = None) -> Query:
     """Validate and parse a whole query (QUERY.md §1–§5)."""
     where = parse_filters(filters)
-    return Query(where, *_parse_options_part(options))
+    return Query(where, *parse_options_part(options))

@@ -1,62 +1,133 @@
-"""Repeated queries: parse and compile results remembered by the exact input.
+"""Repeated queries: parse and compile results remembered by the input.
 
 Clients poll: the same ``[["id", "=", 7]]`` with ``{"get": True}`` every
-second while a job runs, the same count of RUNNING jobs for a dashboard. For
-such a query validation and compilation cost more than SQLite's answer, so
-their results are kept, keyed by a *fingerprint* of the input that equals
-another only when both inputs parse to the same query.
+second while a job runs, the same count of RUNNING jobs for a dashboard; and
+they ask the same thing of one job after another (``[["id", "=", n]]`` for a
+new ``n`` each time). For such a query validation and compilation cost more
+than SQLite's answer, so their results are kept, in two memos:
 
-The fingerprint is the input's typed key (``plainkey``): equal only for the
-same plain data with the same types; anything else is parsed every time.
+* **Flat inputs** (a list of ``[path, op, value]`` entries with scalar values,
+  the common case) are remembered by their *shape*: the entries' paths,
+  operators and value types, the options, the caller. A new call with the
+  same shape only checks its values and binds them into the remembered SQL
+  (``compile.rebind``).
+* Any other input is remembered whole, by its *fingerprint*: the typed key
+  of ``plainkey``, equal only for the same plain data with the same types.
+
+Anything that is not plain data is parsed every time. Keys include the
+caller's credentials: callers never share entries, so how fast a query
+answers never tells one caller what another asked.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, Protocol
 
 from ..access import Caller
-from .compile import INTERNAL, CompiledQuery, View, compile_query
-from .ir import Query
-from .parse import parse_query
-from .plainkey import add_plain
+from .compile import INTERNAL, CompiledQuery, Rebinding, View, compile_flat, compile_query, rebind
+from .ir import And, Options, Query
+from .parse import (
+    Comparator,
+    checked_value,
+    comparison_with,
+    parse_options_part,
+    parse_query,
+)
+from .plainkey import MAX_LEAVES, add_plain
 
-__all__ = ["Prepared", "clear", "fingerprint", "prepare"]
+__all__ = [
+    "FlatQuery",
+    "FlatShape",
+    "Prepared",
+    "PreparedQuery",
+    "clear",
+    "fingerprint",
+    "flat_shape_key",
+    "prepare",
+]
 
-#: Queries remembered (each holds one query's trees: ~2 KiB), and fingerprints of
-#: inputs seen once; beyond it the oldest entry goes.
+#: Queries (and query shapes) remembered, each holding one query's trees (~2 KiB),
+#: and keys of inputs seen once; beyond it the oldest entry goes.
 MEMO_SIZE = 1024
 #: Views (distinct callers' visibility) kept per query.
 MAX_VIEWS = 64
 _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
+_shapes: dict[Hashable, FlatShape] = {}
+_shapes_seen: dict[Hashable, None] = {}
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_UNSEEN = object()  # a view not compiled for yet
 
 
-def fingerprint(filters: Any, options: Any, credentials: Any = None) -> tuple[Any, ...] | None:
-    """A hashable key that equals another only for the same plain input; None if not plain.
-
-    The caller's ``credentials`` are part of it: callers never share entries,
-    so how fast a query answers never tells one caller what another asked.
-    """
-    out: list[Any] = []
-    if not add_plain(filters, out) or not add_plain(options, out):
-        return None
+def _add_caller(credentials: Any, out: list[Any]) -> bool:
     if type(credentials) is Caller:  # frozen and hashable: itself is its key
         out.append(Caller)
         out.append(credentials)
-    elif not add_plain(credentials, out):
+        return True
+    return add_plain(credentials, out)
+
+
+def fingerprint(filters: Any, options: Any, credentials: Any = None) -> tuple[Any, ...] | None:
+    """A hashable key that equals another only for the same plain input; None if not plain."""
+    out: list[Any] = []
+    if add_plain(filters, out) and add_plain(options, out) and _add_caller(credentials, out):
+        return tuple(out)
+    return None
+
+
+def flat_shape_key(
+    filters: Any, options: Any, credentials: Any = None
+) -> tuple[tuple[Any, ...], list[Any]] | None:
+    """``(shape key, values)`` of a flat input, or None if the input is not flat plain data.
+
+    Flat: a list of lists ``[path, op, value]`` with ``str`` path and operator
+    and a ``str``/``int``/``float``/``bool``/``None`` value (exact types). Two
+    inputs have equal keys when only their values differ, and not in type.
+    """
+    if type(filters) is not list or len(filters) > MAX_LEAVES:
         return None
-    return tuple(out)
+    out: list[Any] = [len(filters)]
+    values = []
+    for entry in filters:
+        if type(entry) is not list or len(entry) != 3:
+            return None
+        path, op, value = entry
+        kind = type(value)
+        if type(path) is not str or type(op) is not str or kind not in _SCALARS:
+            return None
+        out += (path, op, kind)
+        values.append(value)
+    if add_plain(options, out) and _add_caller(credentials, out):
+        return tuple(out), values
+    return None
+
+
+class PreparedQuery(Protocol):
+    """A parsed query, ready to run: what ``prepare`` returns."""
+
+    @property
+    def options(self) -> Query | Options:
+        """Its options (all that running it needs once its SQL needs no Python)."""
+
+    @property
+    def query(self) -> Query:
+        """The whole parsed query."""
+
+    def compiled(self, view: View) -> CompiledQuery:
+        """``compile_query(self.query, view)``."""
 
 
 class Prepared:
     """One query's parse, and its compilation for each view it was run under."""
 
-    __slots__ = ("_by_view", "_internal", "query")
+    __slots__ = ("_by_view", "_internal", "options", "query")
 
     def __init__(self, query: Query) -> None:
         self.query = query
+        self.options = query  # a Query holds its options' fields
         self._internal: CompiledQuery | None = None
         self._by_view: dict[View, CompiledQuery] = {}
 
@@ -74,26 +145,111 @@ class Prepared:
         return compiled
 
 
-def prepare(filters: Any, options: Any, credentials: Any = None) -> Prepared:
+class FlatShape:
+    """A flat input's entries without their values, its options, and its SQL per view."""
+
+    __slots__ = ("_by_view", "_internal", "comparators", "options")
+
+    def __init__(self, comparators: tuple[Comparator, ...], options: Options) -> None:
+        self.comparators = comparators
+        self.options = options
+        self._internal: object = _UNSEEN  # a Rebinding, None (cannot rebind) or unseen
+        self._by_view: dict[View, Rebinding | None] = {}
+
+    def prepare(self, values: list[Any]) -> FlatQuery:
+        """The query of this shape with ``values`` (QueryError if one does not fit)."""
+        return FlatQuery(self, values, list(map(checked_value, self.comparators, values)))
+
+    def compiled(self, flat: FlatQuery, view: View) -> CompiledQuery:
+        """``compile_query(flat.query, view)``, by new parameters for known SQL where it can."""
+        rebinding = self._internal if view is INTERNAL else self._by_view.get(view, _UNSEEN)
+        if isinstance(rebinding, Rebinding):
+            compiled = rebind(rebinding, flat.values, self.options, view)
+            # None: these values plan to other SQL (an int beyond 64 bits, an empty prefix)
+            return compiled if compiled is not None else compile_query(flat.query, view)
+        if rebinding is None:  # some entry needs Python, or the order does
+            return compile_query(flat.query, view)
+        compiled, found = compile_flat(flat.query, view)
+        if view is INTERNAL:
+            self._internal = found
+        else:
+            if len(self._by_view) >= MAX_VIEWS:
+                self._by_view.clear()
+            self._by_view[view] = found
+        return compiled
+
+
+class FlatQuery:
+    """A flat query: its remembered shape and this call's values (the Query is built if asked)."""
+
+    __slots__ = ("_query", "raw_values", "shape", "values")
+
+    def __init__(self, shape: FlatShape, raw_values: list[Any], values: list[Any]) -> None:
+        self.shape = shape
+        self.raw_values = raw_values  # as the caller gave them
+        self.values = values  # as the comparisons hold them (checked_value)
+        self._query: Query | None = None
+
+    @property
+    def options(self) -> Options:
+        return self.shape.options
+
+    @property
+    def query(self) -> Query:
+        if self._query is None:
+            where = And(tuple(map(comparison_with, self.shape.comparators, self.raw_values)))
+            self._query = Query(where, *self.shape.options)
+        return self._query
+
+    def compiled(self, view: View) -> CompiledQuery:
+        return self.shape.compiled(self, view)
+
+
+def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuery:
     """Parse ``filters``/``options`` (QueryError if malformed), remembering repeated inputs.
 
-    ``credentials`` only partition the memo (see ``fingerprint``); they are not checked here.
+    ``credentials`` only partition the memo (see the module's docstring); they
+    are not checked here.
     """
-    key = fingerprint(filters, options, credentials)
-    if key is None:
+    flat = flat_shape_key(filters, options, credentials)
+    if flat is not None:
+        shape_key, values = flat
+        shape = _shapes.get(shape_key)
+        if shape is not None:
+            return shape.prepare(values)
+        query = parse_query(filters, options)  # errors are raised, never remembered
+        if _second_sighting(_shapes_seen, shape_key):
+            comparators = tuple(_comparator(child) for child in query.where.children)
+            _keep(_shapes, shape_key, FlatShape(comparators, parse_options_part(options)))
+        return Prepared(query)
+    exact_key = fingerprint(filters, options, credentials)
+    if exact_key is None:
         return Prepared(parse_query(filters, options))
-    entry = _memo.get(key)
+    entry = _memo.get(exact_key)
     if entry is not None:
         return entry
-    entry = Prepared(parse_query(filters, options))  # errors are raised, never remembered
-    # Remembered from the second time an input is seen: a one-off query (a new
-    # id each call) would only churn the memo, and keeping its trees alive
-    # costs the garbage collector more than the memo saves.
-    if key in _seen:
-        _keep(_memo, key, entry)
-    else:
-        _keep(_seen, key, None)
+    entry = Prepared(parse_query(filters, options))
+    if _second_sighting(_seen, exact_key):
+        _keep(_memo, exact_key, entry)
     return entry
+
+
+def _second_sighting(seen: dict[Hashable, None], key: Hashable) -> bool:
+    """Has ``key`` been seen before? Records it if not.
+
+    Inputs are remembered from the second time they are seen: a one-off query
+    would only churn the memo, and keeping its trees alive costs the garbage
+    collector more than the memo saves.
+    """
+    if key in seen:
+        return True
+    _keep(seen, key, None)
+    return False
+
+
+def _comparator(node: Any) -> Comparator:
+    path_text, op_text, _ = node.source
+    return Comparator(path_text, op_text, node.path, node.op, node.fold, node.position)
 
 
 def _keep(table: dict[Any, Any], key: Hashable, value: Any) -> None:
@@ -107,5 +263,5 @@ def _keep(table: dict[Any, Any], key: Hashable, value: Any) -> None:
 
 def clear() -> None:
     """Forget every remembered query (for tests and benchmarks)."""
-    _memo.clear()
-    _seen.clear()
+    for table in (_memo, _seen, _shapes, _shapes_seen):
+        table.clear()

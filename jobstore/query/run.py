@@ -9,7 +9,7 @@ from typing import Any
 from ..rows import row_to_job
 from .compile import CompiledQuery
 from .evaluate import matches, order_items, page
-from .ir import Query
+from .ir import Options, Query
 
 __all__ = ["execute"]
 
@@ -18,11 +18,14 @@ Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 def execute(
     conn: sqlite3.Connection,
-    query: Query,
+    options: Query | Options,
     compiled: CompiledQuery,
     transform: Transform | None = None,
 ) -> Any:
-    """Run ``compiled`` on ``conn`` and finish ``query`` in Python where the plan says so.
+    """Run ``compiled`` on ``conn`` and finish in Python where its plan says so.
+
+    Only ``options`` are read: the filters Python still applies are in
+    ``compiled.residual``.
 
     ``transform`` (redaction) is applied to every job before the residual
     filters see it, so Python-side filtering acts on what the caller sees.
@@ -37,10 +40,10 @@ def execute(
         if compiled.residual:
             residual = compiled.residual
             jobs = (job for job in jobs if all(matches(node, job) for node in residual))
-        if query.count:
+        if options.count:
             return sum(1 for _ in jobs)
         if compiled.order_in_python:
-            jobs = iter(order_items(list(jobs), query.order_by))
-        return page(query, jobs, windowed=compiled.paged_in_sql)
+            jobs = iter(order_items(list(jobs), options.order_by))
+        return page(options, jobs, windowed=compiled.paged_in_sql)
     finally:
         cursor.close()

@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jobstore
 from jobstore.access import Caller
 from jobstore.query import plainkey, prepared
+from jobstore.query.compile import INTERNAL, View, compile_query
 from jobstore.query.parse import parse_query
+
+from .strategies import DATE_VALUES, PATTERNS, STRINGS, comparisons, options
 
 
 @pytest.fixture
@@ -120,16 +123,128 @@ def test_inputs_that_are_not_plain_data_are_never_remembered(filters: Any, optio
 
 
 def test_a_repeated_query_is_served_from_the_memo(filled: jobstore.JobStore) -> None:
-    first = prepared.prepare([["method", "=", "update"]], {"get": True})
+    query = ([["method", "in", ["update"]]], {"get": True})  # a list value: not flat
+    first = prepared.prepare(*query)
     assert not prepared._memo  # seen once: not remembered yet
-    second = prepared.prepare([["method", "=", "update"]], {"get": True})
-    third = prepared.prepare([["method", "=", "update"]], {"get": True})
-    other = prepared.prepare([["method", "=", "pool.scrub"]], {"get": True})
+    second = prepared.prepare(*query)
+    third = prepared.prepare(*query)
+    other = prepared.prepare([["method", "in", ["pool.scrub"]]], {"get": True})
     assert third is second and second is not first and other is not second
     assert list(prepared._memo.values()) == [second]
-    answer = filled.get_jobs([["method", "=", "update"]], {"get": True})
-    assert filled.get_jobs([["method", "=", "update"]], {"get": True}) == answer
+    answer = filled.get_jobs(*query)
+    assert filled.get_jobs(*query) == answer
     assert answer["state"] == "RUNNING"
+
+
+def test_a_flat_query_is_remembered_by_its_shape(filled: jobstore.JobStore) -> None:
+    """Same paths, operators and value types: one shape; its SQL takes the new values."""
+    for method in ("update", "pool.scrub"):
+        assert isinstance(prepared.prepare([["method", "=", method]], {"get": True}),
+                          prepared.Prepared)
+    assert len(prepared._shapes) == 1 and not prepared._memo
+    shape = next(iter(prepared._shapes.values()))
+    answers = {}
+    for method in ("update", "update.check", "pool.scrub"):
+        flat = prepared.prepare([["method", "=", method]], {"get": True})
+        assert isinstance(flat, prepared.FlatQuery) and flat.shape is shape
+        answers[method] = filled.get_jobs([["method", "=", method]], {"get": True})["state"]
+    assert answers == {"update": "RUNNING", "update.check": "WAITING", "pool.scrub": "SUCCESS"}
+    # another value type, operator, path or option is another shape
+    prepared.prepare([["method", "=", None]], {"get": True})
+    prepared.prepare([["method", "!=", "x"]], {"get": True})
+    prepared.prepare([["state", "=", "x"]], {"get": True})
+    prepared.prepare([["method", "=", "x"]], {"get": False})
+    none_key = prepared.flat_shape_key([["method", "=", None]], {"get": True})
+    assert none_key is not None and none_key[0] in prepared._shapes_seen
+    assert len(prepared._shapes) == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "then"),
+    [
+        (["method", "^", "pool"], ["method", "^", ""]),  # an empty prefix: other SQL
+        (["id", "=", 3], ["id", "=", 2**70]),  # beyond 64 bits: Python decides
+        (["result.n", "<", 2], ["result.n", "<", -(2**64)]),
+        (["time_started.$date", "<", "2030-01-01"], ["time_started.$date", "<", "9999-12-31"]),
+    ],
+)
+def test_values_that_need_other_sql_get_it(
+    filled: jobstore.JobStore, entry: list[Any], then: list[Any]
+) -> None:
+    everything = filled.get_jobs()
+    for filters in ([entry], [entry], [then], [then], [entry]):
+        assert filled.get_jobs(filters) == jobstore.filter_list(everything, filters)
+        assert prepared.prepare(filters, None).compiled(INTERNAL) == compile_query(
+            parse_query(filters)
+        )
+
+
+def test_a_bad_value_in_a_remembered_shape_is_refused_as_a_fresh_parse_refuses_it(
+    filled: jobstore.JobStore,
+) -> None:
+    for good, bad in (
+        (["time_finished.$date", ">", "2026-01-01"], ["time_finished.$date", ">", "soon"]),
+        (["method", "~", "^pool"], ["method", "~", "(unclosed"]),
+    ):
+        for _ in range(3):
+            filled.get_jobs([["id", ">", 0], good])
+        with pytest.raises(jobstore.QueryError) as fresh:
+            parse_query([["id", ">", 0], bad])
+        with pytest.raises(jobstore.QueryError) as remembered:
+            filled.get_jobs([["id", ">", 0], bad])
+        assert str(remembered.value) == str(fresh.value)
+        assert "filters[1]" in str(remembered.value)
+
+
+def _same_type_values(value: Any) -> st.SearchStrategy[Any]:
+    kind = type(value)
+    if kind is bool:
+        return st.booleans()
+    if kind is int:
+        return st.sampled_from([0, 1, -1, 2, 7, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30])
+    if kind is float:
+        return st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, 2.5])
+    if kind is str:
+        return st.sampled_from([*STRINGS, *DATE_VALUES, *PATTERNS, "(", "not a date"])
+    return st.none()
+
+
+VIEWS = [
+    INTERNAL,
+    View(restricted=True, owner="alice", methods=("pool.scrub",)),
+    View(redacted=frozenset({"result", "arguments"})),
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries=st.lists(comparisons(), max_size=3), opts=options(), data=st.data())
+def test_a_remembered_shape_with_new_values_compiles_as_a_fresh_parse_does(
+    entries: list[list[Any]], opts: dict[str, Any], data: st.DataObject
+) -> None:
+    """The same entries with new values of the same types: the query, its SQL and its
+    parameters (or the error) are exactly those of parsing and compiling them afresh."""
+    assume(prepared.flat_shape_key(entries, opts) is not None)
+    try:
+        parse_query(entries, opts)
+    except jobstore.QueryError:
+        assume(False)
+    prepared.clear()
+    for view in VIEWS:  # remember the shape, and its SQL for each view from these values
+        for _ in range(2):
+            prepared.prepare(entries, opts).compiled(view)
+    renewed = [[path, op, data.draw(_same_type_values(value))] for path, op, value in entries]
+    try:
+        expected = parse_query(renewed, opts)
+    except jobstore.QueryError as exc:
+        with pytest.raises(jobstore.QueryError) as refused:
+            prepared.prepare(renewed, opts)
+        assert str(refused.value) == str(exc)
+        return
+    flat = prepared.prepare(renewed, opts)
+    assert isinstance(flat, prepared.FlatQuery)
+    for view in VIEWS:
+        assert flat.compiled(view) == compile_query(expected, view)
+    assert flat.query == expected
 
 
 def test_types_decide_the_answer_on_a_repeat_too(filled: jobstore.JobStore) -> None:
@@ -173,15 +288,18 @@ def test_what_a_caller_later_writes_into_its_lists_never_reaches_another_caller(
     assert filled.explain(mine)["residual"] == [["result.n", "=", ["secret of caller one"]]]
 
 
-def test_the_memo_stays_bounded(filled: jobstore.JobStore) -> None:
-    for job_id in range(prepared.MEMO_SIZE * 2 + 5):
+def test_the_memos_stay_bounded(filled: jobstore.JobStore) -> None:
+    last = prepared.MEMO_SIZE * 2 + 4
+    for n in range(last + 1):
         for _ in range(2):
             with pytest.raises(jobstore.MatchNotFound):
-                filled.get_jobs([["id", "=", 10**6 + job_id]], {"get": True})
+                filled.get_jobs([["id", "in", [10**6 + n]]], {"get": True})
+            assert filled.get_jobs([[f"result.k{n}", "=", 1]]) == []
     assert len(prepared._memo) == len(prepared._seen) == prepared.MEMO_SIZE
-    assert prepared.fingerprint(
-        [["id", "=", 10**6 + prepared.MEMO_SIZE * 2 + 4]], {"get": True}
-    ) in (prepared._memo)  # the newest are kept, the oldest evicted
+    assert len(prepared._shapes) == len(prepared._shapes_seen) == prepared.MEMO_SIZE
+    # the newest are kept, the oldest evicted
+    assert prepared.fingerprint([["id", "in", [10**6 + last]]], {"get": True}) in prepared._memo
+    assert prepared.flat_shape_key([[f"result.k{last}", "=", 1]], None)[0] in prepared._shapes
 
 
 @settings(max_examples=200, deadline=None)
@@ -226,6 +344,15 @@ def test_callers_never_share_an_entry(filled: jobstore.JobStore) -> None:
     query = ([["method", "=", "update"]], {"get": True})
     alice = {"username": "alice", "roles": ["FULL_ADMIN"]}
     bob = {"username": "bob", "roles": ["FULL_ADMIN"]}
+    for _ in range(2):
+        filled.get_jobs(*query, alice)
+    assert len(prepared._shapes) == 1
+    assert prepared.prepare(*query, bob).compiled is not None
+    assert not isinstance(prepared.prepare(*query, None), prepared.FlatQuery)
+    assert isinstance(prepared.prepare(*query, alice), prepared.FlatQuery)
+    assert prepared.flat_shape_key(*query, alice) != prepared.flat_shape_key(*query, bob)
+    assert prepared.flat_shape_key(*query, object()) is None
+    query = ([["method", "in", ["update"]]], {"get": True})
     for _ in range(2):
         filled.get_jobs(*query, alice)
     assert len(prepared._memo) == 1
