@@ -228,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python-repeat", type=int, default=3,
                         help="timed runs of the load-all + filter_list baseline")
     parser.add_argument("--plans", action="store_true", help="print every query plan")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="measure only the queries whose name contains TEXT (repeatable)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="jobstore-bench-") as folder:
@@ -245,6 +247,10 @@ def run(path: Path, args: argparse.Namespace) -> int:
             (count,) = conn.execute("SELECT count(*) FROM jobs").fetchone()
             week = _week(conn)
         cases = _cases(max(1, count * 2 // 3), week)
+        if args.only:
+            cases = [case for case in cases if any(text in case.name for text in args.only)]
+            if not cases:
+                raise SystemExit(f"no query name contains any of {args.only}")
         print(f"store: {path} ({count:,} jobs); sqlite {sqlite3.sqlite_version}; "
               f"median of {args.repeat} runs (baseline (a): {args.python_repeat})")
 

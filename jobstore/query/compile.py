@@ -148,8 +148,17 @@ def _json_keys_supported(segments: tuple[str, ...]) -> bool:
     return all(dialect.json_path_supported(segment) for segment in keys)
 
 
+Planner = Callable[[Any], SqlPlan | None]
+
+
 def _plan(path: Path, op: str, value: Any, view: View) -> SqlPlan | None:
     """How ``[path, op, value]`` runs in SQL for ``view``; None if it cannot."""
+    planner = _planner(path, op, view)
+    return None if planner is None else planner(value)
+
+
+def _planner(path: Path, op: str, view: View) -> Planner | None:
+    """How a value compared by ``[path, op, ...]`` plans for ``view``; None: never in SQL."""
     segments = path.segments
     field_name = segments[0]
     if field_name in view.redacted:
@@ -157,15 +166,20 @@ def _plan(path: Path, op: str, value: Any, view: View) -> SqlPlan | None:
     if path.is_date:
         if field_name not in TIMESTAMP_FIELDS or len(segments) > 1:
             return None
-        try:
-            stamp = format_timestamp(value)
-        except (OverflowError, ValueError):
-            return None
-        return SqlPlan(("date",), (stamp,))
+        return _plan_date
     column = COLUMNS.get(field_name)
     if column is not None and column.storage == "json" and not _json_keys_supported(segments):
         return None
-    return OPERATORS[op].plan(value)
+    return OPERATORS[op].plan
+
+
+def _plan_date(value: Any) -> SqlPlan | None:
+    """A ``.$date`` comparison with a stored timestamp: text of the same fixed width."""
+    try:
+        stamp = format_timestamp(value)
+    except (OverflowError, ValueError):
+        return None
+    return SqlPlan(("date",), (stamp,))
 
 
 # --- building: conditions from shapes ------------------------------------------------------
@@ -402,24 +416,28 @@ def _compile(query: Query, view: View) -> tuple[CompiledQuery, _Template, _Shape
         reasons = tuple([_reason(node, shaper) for node in residual])
     else:
         residual = reasons = ()
-    return _bound(template, shaper.params, query, view, residual, reasons), template, shaper
+    params = shaper.params
+    params += _tail(template, query, view)
+    return _with_params(template, params, residual, reasons), template, shaper
 
 
-def _bound(
+def _tail(template: _Template, query: Query, view: View) -> list[Any]:
+    """The parameters after the filters': the view's, then paging's."""
+    tail = list(view.params)
+    if template.paged_in_sql and not query.get:  # a get's LIMIT 1 is in the SQL
+        # SQLite binds at most int64; no table has more rows, so clamping is exact.
+        tail.append(min(query.limit, _MAX_INT64) if query.limit else -1)
+        if query.offset > 0:
+            tail.append(min(query.offset, _MAX_INT64))
+    return tail
+
+
+def _with_params(
     template: _Template,
     params: list[Any],
-    query: Query | Options,
-    view: View,
     residual: tuple[Node, ...] = (),
     reasons: tuple[str, ...] = (),
 ) -> CompiledQuery:
-    """``template`` bound: the filters' ``params`` (extended in place), the view's, paging."""
-    if view.params:
-        params += view.params
-    if template.paged_in_sql:
-        # SQLite binds at most int64; no table has more rows, so clamping is exact.
-        limit = 1 if query.get else min(query.limit, _MAX_INT64) if query.limit else -1
-        params += [limit, min(query.offset, _MAX_INT64)]
     order = template.param_order
     return CompiledQuery(
         template.sql,
@@ -445,11 +463,13 @@ class Rebinding(NamedTuple):
 
     template: _Template
     slots: tuple[_Slot, ...]  # one per filter entry
+    tail: tuple[Any, ...]  # the parameters after the filters' (the view's, paging's)
 
 
 class _Slot(NamedTuple):
     path: Path
     op: str
+    planner: Planner
     shape: Hashable  # of the entry's SqlPlan
     null_matches: bool
 
@@ -464,29 +484,29 @@ def compile_flat(query: Query, view: View = INTERNAL) -> tuple[CompiledQuery, Re
         planned = shaper.plans.get(id(child))
         if planned is None or not isinstance(child, Comparison):  # not in SQL, or nested
             return compiled, None
-        slots.append(_Slot(child.path, child.op, planned.plan.shape, planned.null_matches))
-    return compiled, Rebinding(template, tuple(slots))
+        planner = _planner(child.path, child.op, view)
+        assert planner is not None  # it planned this child
+        slots.append(_Slot(child.path, child.op, planner, planned.plan.shape, planned.null_matches))
+    return compiled, Rebinding(template, tuple(slots), tuple(_tail(template, query, view)))
 
 
-def rebind(
-    rebinding: Rebinding, values: list[Any], options: Options, view: View = INTERNAL
-) -> CompiledQuery | None:
-    """Compile the query of ``rebinding``'s entries with other ``values`` (parsed, one per entry)
-    and ``options`` (the same); None if these values need other SQL.
+def rebind(rebinding: Rebinding, values: list[Any]) -> CompiledQuery | None:
+    """The compiled query of ``rebinding``'s entries with other ``values`` (parsed, one per
+    entry), under the same options and view; None if these values need other SQL.
     """
     params: list[Any] = []
     for slot, value in zip(rebinding.slots, values, strict=True):
-        path, op = slot.path, slot.op
-        plan = _plan(path, op, value, view)
+        plan = slot.planner(value)
         if (
             plan is None
             or not plan.exact
             or plan.shape != slot.shape
-            or _null_matches(path, op, value) != slot.null_matches
+            or _null_matches(slot.path, slot.op, value) != slot.null_matches
         ):
             return None
         params += plan.params
-    return _bound(rebinding.template, params, options, view)
+    params += rebinding.tail
+    return _with_params(rebinding.template, params)
 
 
 def _reason(node: Node, shaper: _Shaper) -> str:
@@ -570,12 +590,20 @@ def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
         select = select.order_by(*order_terms, copy=False)
     next_param = len(shaper.params) + len(view.params)
     if paged_in_sql:
-        select.set("limit", exp.Limit(expression=exp.Placeholder(this=f"p{next_param}")))
-        select.set("offset", exp.Offset(expression=exp.Placeholder(this=f"p{next_param + 1}")))
+        # A get is LIMIT 1 (it never has an offset); an OFFSET only when there is one
+        # (the cache key tells offset > 0 apart); SQLite wants a LIMIT before it.
+        limit: exp.Expr = exp.Literal.number(1)
+        if not query.get:
+            limit = exp.Placeholder(this=f"p{next_param}")
+            next_param += 1
+        select.set("limit", exp.Limit(expression=limit))
+        if query.offset > 0:
+            select.set("offset", exp.Offset(expression=exp.Placeholder(this=f"p{next_param}")))
+            next_param += 1
     named_sql = select.sql(dialect=dialect.DIALECT)
     order: tuple[int, ...] | None = _placeholder_order(named_sql)
     # Every parameter, each once, in order: bind the list as it is (the common case).
-    if order == tuple(range(next_param + (2 if paged_in_sql else 0))):
+    if order == tuple(range(next_param)):
         order = None
     anonymous = select.transform(
         lambda node: exp.Placeholder() if isinstance(node, exp.Placeholder) else node,

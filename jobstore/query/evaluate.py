@@ -22,6 +22,7 @@ __all__ = [
     "order_items",
     "page",
     "sort_value",
+    "the_match",
 ]
 
 
@@ -163,11 +164,15 @@ def page(query: Query | Options, ordered: Iterable[Any], *, windowed: bool = Fal
         stop = min(offset + limit, sys.maxsize) if limit else None
         window = itertools.islice(ordered, min(offset, sys.maxsize), stop)
     if query.get:
-        first = next(window, MISSING)
-        if first is MISSING:
-            raise MatchNotFound("no job matches the query")
-        return apply_select(first, query.select)
+        return the_match(next(window, MISSING), query.select)
     return [apply_select(item, query.select) for item in window]
+
+
+def the_match(first: Any, select: tuple[Selector, ...]) -> Any:
+    """``get``'s answer: the first match selected, or MatchNotFound if it is ``MISSING``."""
+    if first is MISSING:
+        raise MatchNotFound("no job matches the query")
+    return apply_select(first, select)
 
 
 def run_python(query: Query, items: Iterable[Any]) -> Any:

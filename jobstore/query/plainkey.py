@@ -32,9 +32,8 @@ def add_plain(value: Any, out: list[Any], depth: int = 0) -> bool:
     """Append ``value``'s typed form to ``out``; False (stop) if it is not plain data."""
     kind = type(value)
     if kind in _SCALARS:
-        out.append(kind)
         # -0.0 == 0.0 (and hashes alike): the float's exact form keeps them apart.
-        out.append(value.hex() if kind is float else value)
+        out += (kind, value.hex() if kind is float else value)
         return True
     # Deep or large: give up before walking it (each element adds at least two items).
     if depth > 32 or (kind in _CONTAINERS and len(out) + 2 * len(value) > 2 * MAX_LEAVES):
@@ -42,8 +41,11 @@ def add_plain(value: Any, out: list[Any], depth: int = 0) -> bool:
     if kind is list or kind is tuple:
         out.append(kind)
         out.append(len(value))
-        for item in value:  # noqa: SIM110 (a loop: all() over a generator is slower here)
-            if not add_plain(item, out, depth + 1):
+        for item in value:
+            item_kind = type(item)
+            if item_kind in _SCALARS:  # most items: the scalar case inline, without a call
+                out += (item_kind, item.hex() if item_kind is float else item)
+            elif not add_plain(item, out, depth + 1):
                 return False
         return True
     if kind is dict:
@@ -53,7 +55,10 @@ def add_plain(value: Any, out: list[Any], depth: int = 0) -> bool:
             if type(key) is not str:
                 return False
             out.append(key)
-            if not add_plain(item, out, depth + 1):
+            item_kind = type(item)
+            if item_kind in _SCALARS:
+                out += (item_kind, item.hex() if item_kind is float else item)
+            elif not add_plain(item, out, depth + 1):
                 return False
         return True
     return False

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Hashable
-from typing import Any, Protocol
+from types import NoneType
+from typing import Any, NamedTuple, Protocol
 
 from ..access import Caller
 from .compile import INTERNAL, CompiledQuery, Rebinding, View, compile_flat, compile_query, rebind
@@ -44,7 +45,7 @@ __all__ = [
     "PreparedQuery",
     "clear",
     "fingerprint",
-    "flat_shape_key",
+    "flat_key",
     "prepare",
 ]
 
@@ -53,16 +54,21 @@ __all__ = [
 MEMO_SIZE = 1024
 #: Views (distinct callers' visibility) kept per query.
 MAX_VIEWS = 64
+#: Polled values kept per flat shape.
+REPEATS_PER_SHAPE = 64
 _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 _shapes: dict[Hashable, FlatShape] = {}
 _shapes_seen: dict[Hashable, None] = {}
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SCALARS = frozenset({str, int, float, bool, NoneType})
 _UNSEEN = object()  # a view not compiled for yet
 
 
 def _add_caller(credentials: Any, out: list[Any]) -> bool:
+    if credentials is None:  # the daemon itself, most of the time
+        out += (NoneType, None)  # as add_plain(None) would add
+        return True
     if type(credentials) is Caller:  # frozen and hashable: itself is its key
         out.append(Caller)
         out.append(credentials)
@@ -78,19 +84,26 @@ def fingerprint(filters: Any, options: Any, credentials: Any = None) -> tuple[An
     return None
 
 
-def flat_shape_key(
-    filters: Any, options: Any, credentials: Any = None
-) -> tuple[tuple[Any, ...], list[Any]] | None:
-    """``(shape key, values)`` of a flat input, or None if the input is not flat plain data.
+class FlatKey(NamedTuple):
+    """A flat input taken apart: what its shape is, and its values."""
+
+    shape: tuple[Any, ...]  # paths, operators and value types; options; caller
+    values: list[Any]
+    exact: tuple[Any, ...]  # the values, floats by their exact form (-0.0 is not 0.0)
+
+
+def flat_key(filters: Any, options: Any, credentials: Any = None) -> FlatKey | None:
+    """The FlatKey of a flat input, or None if the input is not flat plain data.
 
     Flat: a list of lists ``[path, op, value]`` with ``str`` path and operator
     and a ``str``/``int``/``float``/``bool``/``None`` value (exact types). Two
-    inputs have equal keys when only their values differ, and not in type.
+    inputs have equal shapes when only their values differ, and not in type.
     """
     if type(filters) is not list or len(filters) > MAX_LEAVES:
         return None
     out: list[Any] = [len(filters)]
     values = []
+    exact = []
     for entry in filters:
         if type(entry) is not list or len(entry) != 3:
             return None
@@ -100,8 +113,9 @@ def flat_shape_key(
             return None
         out += (path, op, kind)
         values.append(value)
+        exact.append(value.hex() if kind is float else value)
     if add_plain(options, out) and _add_caller(credentials, out):
-        return tuple(out), values
+        return FlatKey(tuple(out), values, tuple(exact))
     return None
 
 
@@ -146,25 +160,47 @@ class Prepared:
 
 
 class FlatShape:
-    """A flat input's entries without their values, its options, and its SQL per view."""
+    """A flat input's entries without their values, its options, and its SQL per view.
 
-    __slots__ = ("_by_view", "_internal", "comparators", "options")
+    It also keeps the queries whose values were asked more than once (polled),
+    compiled: a poll then skips even the binding of its values.
+    """
+
+    __slots__ = ("_by_view", "_internal", "_repeated", "_seen", "comparators", "options")
 
     def __init__(self, comparators: tuple[Comparator, ...], options: Options) -> None:
         self.comparators = comparators
         self.options = options
         self._internal: object = _UNSEEN  # a Rebinding, None (cannot rebind) or unseen
         self._by_view: dict[View, Rebinding | None] = {}
+        self._repeated: dict[tuple[Any, ...], FlatQuery] = {}
+        self._seen: dict[tuple[Any, ...], None] = {}
 
-    def prepare(self, values: list[Any]) -> FlatQuery:
-        """The query of this shape with ``values`` (QueryError if one does not fit)."""
-        return FlatQuery(self, values, list(map(checked_value, self.comparators, values)))
+    def prepare(self, key: FlatKey) -> FlatQuery:
+        """The query of this shape with ``key``'s values (QueryError if one does not fit)."""
+        exact = key.exact
+        flat = self._repeated.get(exact)
+        if flat is not None:
+            return flat
+        values = key.values
+        flat = FlatQuery(self, values, list(map(checked_value, self.comparators, values)))
+        # Bounded by starting over: cheaper per call than evicting oldest-first,
+        # and a new id per call (the common case) never comes back anyway.
+        if exact in self._seen:
+            if len(self._repeated) >= REPEATS_PER_SHAPE:
+                self._repeated.clear()
+            self._repeated[exact] = flat
+        else:
+            if len(self._seen) >= 4 * REPEATS_PER_SHAPE:
+                self._seen.clear()
+            self._seen[exact] = None
+        return flat
 
     def compiled(self, flat: FlatQuery, view: View) -> CompiledQuery:
         """``compile_query(flat.query, view)``, by new parameters for known SQL where it can."""
         rebinding = self._internal if view is INTERNAL else self._by_view.get(view, _UNSEEN)
         if isinstance(rebinding, Rebinding):
-            compiled = rebind(rebinding, flat.values, self.options, view)
+            compiled = rebind(rebinding, flat.values)
             # None: these values plan to other SQL (an int beyond 64 bits, an empty prefix)
             return compiled if compiled is not None else compile_query(flat.query, view)
         if rebinding is None:  # some entry needs Python, or the order does
@@ -182,17 +218,16 @@ class FlatShape:
 class FlatQuery:
     """A flat query: its remembered shape and this call's values (the Query is built if asked)."""
 
-    __slots__ = ("_query", "raw_values", "shape", "values")
+    __slots__ = ("_by_view", "_internal", "_query", "options", "raw_values", "shape", "values")
 
     def __init__(self, shape: FlatShape, raw_values: list[Any], values: list[Any]) -> None:
         self.shape = shape
+        self.options = shape.options
         self.raw_values = raw_values  # as the caller gave them
         self.values = values  # as the comparisons hold them (checked_value)
         self._query: Query | None = None
-
-    @property
-    def options(self) -> Options:
-        return self.shape.options
+        self._internal: CompiledQuery | None = None
+        self._by_view: dict[View, CompiledQuery] | None = None
 
     @property
     def query(self) -> Query:
@@ -202,7 +237,20 @@ class FlatQuery:
         return self._query
 
     def compiled(self, view: View) -> CompiledQuery:
-        return self.shape.compiled(self, view)
+        """``compile_query(self.query, view)``, computed once per view (a polled query is
+        asked again)."""
+        if view is INTERNAL:
+            if self._internal is None:
+                self._internal = self.shape.compiled(self, view)
+            return self._internal
+        if self._by_view is None:
+            self._by_view = {}
+        compiled = self._by_view.get(view)
+        if compiled is None:
+            if len(self._by_view) >= MAX_VIEWS:
+                self._by_view.clear()
+            compiled = self._by_view[view] = self.shape.compiled(self, view)
+        return compiled
 
 
 def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuery:
@@ -211,16 +259,15 @@ def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuer
     ``credentials`` only partition the memo (see the module's docstring); they
     are not checked here.
     """
-    flat = flat_shape_key(filters, options, credentials)
+    flat = flat_key(filters, options, credentials)
     if flat is not None:
-        shape_key, values = flat
-        shape = _shapes.get(shape_key)
+        shape = _shapes.get(flat.shape)
         if shape is not None:
-            return shape.prepare(values)
+            return shape.prepare(flat)
         query = parse_query(filters, options)  # errors are raised, never remembered
-        if _second_sighting(_shapes_seen, shape_key):
+        if _second_sighting(_shapes_seen, flat.shape):
             comparators = tuple(_comparator(child) for child in query.where.children)
-            _keep(_shapes, shape_key, FlatShape(comparators, parse_options_part(options)))
+            _keep(_shapes, flat.shape, FlatShape(comparators, parse_options_part(options)))
         return Prepared(query)
     exact_key = fingerprint(filters, options, credentials)
     if exact_key is None:

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..rows import row_to_job
 from .compile import CompiledQuery
-from .evaluate import matches, order_items, page
+from .evaluate import matches, order_items, page, the_match
 from .ir import Options, Query
+from .paths import MISSING
 
 __all__ = ["execute"]
 
@@ -34,6 +35,12 @@ def execute(
     try:
         if compiled.counted_in_sql:
             return cursor.fetchone()[0]
+        if compiled.paged_in_sql and options.get:  # SQL did it all, LIMIT 1 included
+            row = cursor.fetchone()
+            if row is None:
+                return the_match(MISSING, options.select)
+            job = row_to_job(row)
+            return the_match(job if transform is None else transform(job), options.select)
         jobs: Iterator[dict[str, Any]] = map(row_to_job, cursor)
         if transform is not None:
             jobs = map(transform, jobs)

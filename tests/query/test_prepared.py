@@ -154,8 +154,8 @@ def test_a_flat_query_is_remembered_by_its_shape(filled: jobstore.JobStore) -> N
     prepared.prepare([["method", "!=", "x"]], {"get": True})
     prepared.prepare([["state", "=", "x"]], {"get": True})
     prepared.prepare([["method", "=", "x"]], {"get": False})
-    none_key = prepared.flat_shape_key([["method", "=", None]], {"get": True})
-    assert none_key is not None and none_key[0] in prepared._shapes_seen
+    none_key = prepared.flat_key([["method", "=", None]], {"get": True})
+    assert none_key is not None and none_key.shape in prepared._shapes_seen
     assert len(prepared._shapes) == 1
 
 
@@ -223,7 +223,7 @@ def test_a_remembered_shape_with_new_values_compiles_as_a_fresh_parse_does(
 ) -> None:
     """The same entries with new values of the same types: the query, its SQL and its
     parameters (or the error) are exactly those of parsing and compiling them afresh."""
-    assume(prepared.flat_shape_key(entries, opts) is not None)
+    assume(prepared.flat_key(entries, opts) is not None)
     try:
         parse_query(entries, opts)
     except jobstore.QueryError:
@@ -299,7 +299,7 @@ def test_the_memos_stay_bounded(filled: jobstore.JobStore) -> None:
     assert len(prepared._shapes) == len(prepared._shapes_seen) == prepared.MEMO_SIZE
     # the newest are kept, the oldest evicted
     assert prepared.fingerprint([["id", "in", [10**6 + last]]], {"get": True}) in prepared._memo
-    assert prepared.flat_shape_key([[f"result.k{last}", "=", 1]], None)[0] in prepared._shapes
+    assert prepared.flat_key([[f"result.k{last}", "=", 1]], None).shape in prepared._shapes
 
 
 @settings(max_examples=200, deadline=None)
@@ -350,8 +350,8 @@ def test_callers_never_share_an_entry(filled: jobstore.JobStore) -> None:
     assert prepared.prepare(*query, bob).compiled is not None
     assert not isinstance(prepared.prepare(*query, None), prepared.FlatQuery)
     assert isinstance(prepared.prepare(*query, alice), prepared.FlatQuery)
-    assert prepared.flat_shape_key(*query, alice) != prepared.flat_shape_key(*query, bob)
-    assert prepared.flat_shape_key(*query, object()) is None
+    assert prepared.flat_key(*query, alice) != prepared.flat_key(*query, bob)
+    assert prepared.flat_key(*query, object()) is None
     query = ([["method", "in", ["update"]]], {"get": True})
     for _ in range(2):
         filled.get_jobs(*query, alice)
