@@ -194,7 +194,13 @@ class Connections:
 
         ``with conns.statement() as conn: ...``
         """
-        return _Statement(self.get(), self.lock)
+        if self._shared is not None:
+            return _Statement(self._shared, self.lock)
+        # One per thread, made once: it holds nothing but the connection (no lock for files).
+        statement: _Statement | None = getattr(self._local, "statement", None)
+        if statement is None:
+            statement = self._local.statement = _Statement(self.get(), None)
+        return statement
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[Any], sqlite3.Cursor]:
         """Run one statement in autocommit mode (atomic by itself); return rows and cursor.

@@ -135,7 +135,19 @@ class _Shaper:
 
 def _null_matches(path: Path, op: str, value: Any) -> bool:
     """Does a JSON null (or a missing value) match? The SQL differs when it does."""
-    return False if path.is_date else OPERATORS[op].python(None, value)
+    return _null_test(path, op)(value)
+
+
+def _null_test(path: Path, op: str) -> Callable[[Any], bool]:
+    """``value -> does a null match [path, op, value]``."""
+    return _no_null_matches if path.is_date else _NULL_TESTS[op]
+
+
+def _no_null_matches(value: Any) -> bool:
+    return False  # a '.$date' comparison needs a timestamp
+
+
+_NULL_TESTS = {op: functools.partial(operator.python, None) for op, operator in OPERATORS.items()}
 
 
 @functools.lru_cache(maxsize=4096)  # paths repeat from query to query
@@ -467,10 +479,9 @@ class Rebinding(NamedTuple):
 
 
 class _Slot(NamedTuple):
-    path: Path
-    op: str
     planner: Planner
     shape: Hashable  # of the entry's SqlPlan
+    null_test: Callable[[Any], bool]
     null_matches: bool
 
 
@@ -486,7 +497,8 @@ def compile_flat(query: Query, view: View = INTERNAL) -> tuple[CompiledQuery, Re
             return compiled, None
         planner = _planner(child.path, child.op, view)
         assert planner is not None  # it planned this child
-        slots.append(_Slot(child.path, child.op, planner, planned.plan.shape, planned.null_matches))
+        null_test = _null_test(child.path, child.op)
+        slots.append(_Slot(planner, planned.plan.shape, null_test, planned.null_matches))
     return compiled, Rebinding(template, tuple(slots), tuple(_tail(template, query, view)))
 
 
@@ -501,7 +513,7 @@ def rebind(rebinding: Rebinding, values: list[Any]) -> CompiledQuery | None:
             plan is None
             or not plan.exact
             or plan.shape != slot.shape
-            or _null_matches(slot.path, slot.op, value) != slot.null_matches
+            or slot.null_test(value) != slot.null_matches
         ):
             return None
         params += plan.params

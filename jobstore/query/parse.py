@@ -124,6 +124,8 @@ class Comparator(NamedTuple):
     op: str  # the base operator
     fold: bool
     position: Position
+    # Does checked_value do anything beyond what the value's type already says?
+    checks_value: bool
 
 
 def parse_comparator(path_text: Any, op_text: Any, position: Position) -> Comparator:
@@ -138,7 +140,9 @@ def parse_comparator(path_text: Any, op_text: Any, position: Position) -> Compar
         raise _fail(position, f"unknown operator {op_text!r}")
     if folded and base == "~":
         raise _fail(position, "'C~' is not an operator (use a (?i) pattern)")
-    return Comparator(path_text, op_text, parse_path(path_text), base, folded, position)
+    path = parse_path(path_text)
+    checks_value = path.is_date or OPERATORS[base].needs_string or folded
+    return Comparator(path_text, op_text, path, base, folded, position, checks_value)
 
 
 def comparison_with(comparator: Comparator, value: Any) -> Comparison:
@@ -164,6 +168,8 @@ def comparison_with(comparator: Comparator, value: Any) -> Comparison:
 
 def checked_value(comparator: Comparator, value: Any) -> Any:
     """``value`` as ``comparator``'s comparison holds it (folded, a datetime), or QueryError."""
+    if not comparator.checks_value:
+        return value
     base, position = comparator.op, comparator.position
     if comparator.path.is_date:
         value = _date_value(

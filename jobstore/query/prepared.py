@@ -33,6 +33,7 @@ from .parse import (
     Comparator,
     checked_value,
     comparison_with,
+    parse_comparator,
     parse_options_part,
     parse_query,
 )
@@ -166,11 +167,20 @@ class FlatShape:
     compiled: a poll then skips even the binding of its values.
     """
 
-    __slots__ = ("_by_view", "_internal", "_repeated", "_seen", "comparators", "options")
+    __slots__ = (
+        "_by_view",
+        "_checks_values",
+        "_internal",
+        "_repeated",
+        "_seen",
+        "comparators",
+        "options",
+    )
 
     def __init__(self, comparators: tuple[Comparator, ...], options: Options) -> None:
         self.comparators = comparators
         self.options = options
+        self._checks_values = any(comparator.checks_value for comparator in comparators)
         self._internal: object = _UNSEEN  # a Rebinding, None (cannot rebind) or unseen
         self._by_view: dict[View, Rebinding | None] = {}
         self._repeated: dict[tuple[Any, ...], FlatQuery] = {}
@@ -183,7 +193,10 @@ class FlatShape:
         if flat is not None:
             return flat
         values = key.values
-        flat = FlatQuery(self, values, list(map(checked_value, self.comparators, values)))
+        checked = (
+            list(map(checked_value, self.comparators, values)) if self._checks_values else values
+        )
+        flat = FlatQuery(self, values, checked)
         # Bounded by starting over: cheaper per call than evicting oldest-first,
         # and a new id per call (the common case) never comes back anyway.
         if exact in self._seen:
@@ -266,7 +279,9 @@ def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuer
             return shape.prepare(flat)
         query = parse_query(filters, options)  # errors are raised, never remembered
         if _second_sighting(_shapes_seen, flat.shape):
-            comparators = tuple(_comparator(child) for child in query.where.children)
+            comparators = tuple(
+                parse_comparator(path, op, (index,)) for index, (path, op, _) in enumerate(filters)
+            )
             _keep(_shapes, flat.shape, FlatShape(comparators, parse_options_part(options)))
         return Prepared(query)
     exact_key = fingerprint(filters, options, credentials)
@@ -292,11 +307,6 @@ def _second_sighting(seen: dict[Hashable, None], key: Hashable) -> bool:
         return True
     _keep(seen, key, None)
     return False
-
-
-def _comparator(node: Any) -> Comparator:
-    path_text, op_text, _ = node.source
-    return Comparator(path_text, op_text, node.path, node.op, node.fold, node.position)
 
 
 def _keep(table: dict[Any, Any], key: Hashable, value: Any) -> None:
