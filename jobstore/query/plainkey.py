@@ -19,7 +19,6 @@ __all__ = ["MAX_LEAVES", "add_plain", "plain_key"]
 MAX_LEAVES = 256
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-_CONTAINERS = frozenset({list, tuple, dict})
 
 
 def plain_key(value: Any) -> tuple[Any, ...] | None:
@@ -35,30 +34,28 @@ def add_plain(value: Any, out: list[Any], depth: int = 0) -> bool:
         # -0.0 == 0.0 (and hashes alike): the float's exact form keeps them apart.
         out += (kind, value.hex() if kind is float else value)
         return True
-    # Deep or large: give up before walking it (each element adds at least two items).
-    if depth > 32 or (kind in _CONTAINERS and len(out) + 2 * len(value) > 2 * MAX_LEAVES):
+    if kind is not dict and kind is not list and kind is not tuple:
         return False
-    if kind is list or kind is tuple:
-        out.append(kind)
-        out.append(len(value))
-        for item in value:
-            item_kind = type(item)
-            if item_kind in _SCALARS:  # most items: the scalar case inline, without a call
-                out += (item_kind, item.hex() if item_kind is float else item)
-            elif not add_plain(item, out, depth + 1):
-                return False
-        return True
+    # Deep or large: give up before walking it (each element adds at least two items).
+    if depth > 32 or len(out) + 2 * len(value) > 2 * MAX_LEAVES:
+        return False
+    out += (kind, len(value))
     if kind is dict:
-        out.append(dict)
-        out.append(len(value))
         for key, item in value.items():
+            item_kind = type(item)
             if type(key) is not str:
                 return False
-            out.append(key)
-            item_kind = type(item)
-            if item_kind in _SCALARS:
-                out += (item_kind, item.hex() if item_kind is float else item)
-            elif not add_plain(item, out, depth + 1):
-                return False
+            if item_kind in _SCALARS:  # most items: the scalar case inline, without a call
+                out += (key, item_kind, item.hex() if item_kind is float else item)
+            else:
+                out.append(key)
+                if not add_plain(item, out, depth + 1):
+                    return False
         return True
-    return False
+    for item in value:
+        item_kind = type(item)
+        if item_kind in _SCALARS:
+            out += (item_kind, item.hex() if item_kind is float else item)
+        elif not add_plain(item, out, depth + 1):
+            return False
+    return True

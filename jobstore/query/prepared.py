@@ -55,8 +55,8 @@ __all__ = [
 MEMO_SIZE = 1024
 #: Views (distinct callers' visibility) kept per query.
 MAX_VIEWS = 64
-#: Polled values kept per flat shape.
-REPEATS_PER_SHAPE = 64
+#: Values (seen once, or polled with their query) kept per flat shape.
+RECENT_PER_SHAPE = 256
 _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 _shapes: dict[Hashable, FlatShape] = {}
@@ -171,8 +171,7 @@ class FlatShape:
         "_by_view",
         "_checks_values",
         "_internal",
-        "_repeated",
-        "_seen",
+        "_recent",
         "comparators",
         "options",
     )
@@ -183,31 +182,28 @@ class FlatShape:
         self._checks_values = any(comparator.checks_value for comparator in comparators)
         self._internal: object = _UNSEEN  # a Rebinding, None (cannot rebind) or unseen
         self._by_view: dict[View, Rebinding | None] = {}
-        self._repeated: dict[tuple[Any, ...], FlatQuery] = {}
-        self._seen: dict[tuple[Any, ...], None] = {}
+        # Values seen once (None), and those asked again with their query: one dict,
+        # one lookup per call.
+        self._recent: dict[tuple[Any, ...], FlatQuery | None] = {}
 
     def prepare(self, key: FlatKey) -> FlatQuery:
         """The query of this shape with ``key``'s values (QueryError if one does not fit)."""
         exact = key.exact
-        flat = self._repeated.get(exact)
-        if flat is not None:
+        recent = self._recent
+        flat = recent.get(exact, _UNSEEN)
+        if isinstance(flat, FlatQuery):
             return flat
         values = key.values
         checked = (
             list(map(checked_value, self.comparators, values)) if self._checks_values else values
         )
-        flat = FlatQuery(self, values, checked)
+        query = FlatQuery(self, values, checked)
         # Bounded by starting over: cheaper per call than evicting oldest-first,
         # and a new id per call (the common case) never comes back anyway.
-        if exact in self._seen:
-            if len(self._repeated) >= REPEATS_PER_SHAPE:
-                self._repeated.clear()
-            self._repeated[exact] = flat
-        else:
-            if len(self._seen) >= 4 * REPEATS_PER_SHAPE:
-                self._seen.clear()
-            self._seen[exact] = None
-        return flat
+        if len(recent) >= RECENT_PER_SHAPE:
+            recent.clear()
+        recent[exact] = None if flat is _UNSEEN else query  # kept from the second time
+        return query
 
     def compiled(self, flat: FlatQuery, view: View) -> CompiledQuery:
         """``compile_query(flat.query, view)``, by new parameters for known SQL where it can."""
