@@ -29,11 +29,11 @@ from .logs import LogFolder
 from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
 from .permissions import abort_guard, check_abort, readable_job
 from .query import prepared
-from .query.compile import INTERNAL, View
-from .query.engine import explain_query, run_query
+from .query.compile import INTERNAL, View, ensure_pushable
+from .query.explain import explain_query
 from .query.ir import Options, Query
 from .query.parse import parse_query
-from .query.run import Transform
+from .query.run import Transform, execute
 from .redaction import SecretsRegistry
 from .retention import Outcome, Retention, delete_jobs
 from .rows import SELECT_SQL, row_to_job
@@ -198,9 +198,14 @@ class JobStore:
         (or an ``access.Caller``): an external one, who sees only its own jobs
         (all with ``FULL_ADMIN``) with secrets redacted.
         """
-        prepared_query = prepared.prepare(filters, options, credentials)
-        view, transform = self._view(prepared_query.options, credentials)
-        return run_query(self._conns.statement, prepared_query, view, transform)
+        query = prepared.prepare(filters, options, credentials)
+        query_options = query.options
+        view, transform = self._view(query_options, credentials)
+        compiled = query.compiled(view)
+        if query_options.force_sql_filters:
+            ensure_pushable(query_options, compiled)  # refused before any row is read
+        with self._conns.statement() as conn:
+            return execute(conn, query_options, compiled, transform)
 
     def explain(
         self,
