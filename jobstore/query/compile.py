@@ -507,13 +507,15 @@ def rebind(rebinding: Rebinding, values: list[Any]) -> CompiledQuery | None:
     entry), under the same options and view; None if these values need other SQL.
     """
     params: list[Any] = []
-    for slot, value in zip(rebinding.slots, values, strict=True):
-        plan = slot.planner(value)
+    for (planner, shape, null_test, null_matches), value in zip(
+        rebinding.slots, values, strict=True
+    ):
+        plan = planner(value)
         if (
             plan is None
             or not plan.exact
-            or plan.shape != slot.shape
-            or slot.null_test(value) != slot.null_matches
+            or plan.shape != shape
+            or null_test(value) != null_matches
         ):
             return None
         params += plan.params

@@ -146,11 +146,11 @@ def _equal(x: Any, v: Any) -> bool:
 def _plan_equality(v: Any) -> SqlPlan | None:
     """One value compared for equality (=, != and the list elements of rin/rnin)."""
     kind = _kind(v)
-    if kind in ("null", "datetime"):
-        return SqlPlan((kind,))
-    if kind in ("num", "text"):
+    if kind == "num" or kind == "text":  # the common case first: it runs per query
         return SqlPlan((kind,), (_bind(v),))
-    if kind in ("array", "object"):
+    if kind == "null" or kind == "datetime":
+        return SqlPlan((kind,))
+    if kind == "array" or kind == "object":
         return SqlPlan((kind,), exact=False)  # by value, with 1 == 1.0: checked in Python
     return None
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Hashable
 from types import NoneType
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from ..access import Caller
 from .compile import INTERNAL, CompiledQuery, Rebinding, View, compile_flat, compile_query, rebind
@@ -85,16 +85,14 @@ def fingerprint(filters: Any, options: Any, credentials: Any = None) -> tuple[An
     return None
 
 
-class FlatKey(NamedTuple):
-    """A flat input taken apart: what its shape is, and its values."""
-
-    shape: tuple[Any, ...]  # paths, operators and value types; options; caller
-    values: list[Any]
-    exact: tuple[Any, ...]  # the values, floats by their exact form (-0.0 is not 0.0)
+#: A flat input taken apart (a plain tuple: it is made on every query):
+#: (its shape: paths, operators and value types, the options, the caller;
+#: its values; the values' exact key, floats by their exact form as -0.0 is not 0.0).
+FlatKey = tuple[tuple[Any, ...], list[Any], tuple[Any, ...]]
 
 
 def flat_key(filters: Any, options: Any, credentials: Any = None) -> FlatKey | None:
-    """The FlatKey of a flat input, or None if the input is not flat plain data.
+    """``(shape, values, exact)`` of a flat input, or None if it is not flat plain data.
 
     Flat: a list of lists ``[path, op, value]`` with ``str`` path and operator
     and a ``str``/``int``/``float``/``bool``/``None`` value (exact types). Two
@@ -116,7 +114,7 @@ def flat_key(filters: Any, options: Any, credentials: Any = None) -> FlatKey | N
         values.append(value)
         exact.append(value.hex() if kind is float else value)
     if add_plain(options, out) and _add_caller(credentials, out):
-        return FlatKey(tuple(out), values, tuple(exact))
+        return tuple(out), values, tuple(exact)
     return None
 
 
@@ -186,14 +184,12 @@ class FlatShape:
         # one lookup per call.
         self._recent: dict[tuple[Any, ...], FlatQuery | None] = {}
 
-    def prepare(self, key: FlatKey) -> FlatQuery:
-        """The query of this shape with ``key``'s values (QueryError if one does not fit)."""
-        exact = key.exact
+    def prepare(self, values: list[Any], exact: tuple[Any, ...]) -> FlatQuery:
+        """The query of this shape with ``values`` (QueryError if one does not fit)."""
         recent = self._recent
         flat = recent.get(exact, _UNSEEN)
-        if isinstance(flat, FlatQuery):
+        if type(flat) is FlatQuery:
             return flat
-        values = key.values
         checked = (
             list(map(checked_value, self.comparators, values)) if self._checks_values else values
         )
@@ -208,7 +204,7 @@ class FlatShape:
     def compiled(self, flat: FlatQuery, view: View) -> CompiledQuery:
         """``compile_query(flat.query, view)``, by new parameters for known SQL where it can."""
         rebinding = self._internal if view is INTERNAL else self._by_view.get(view, _UNSEEN)
-        if isinstance(rebinding, Rebinding):
+        if type(rebinding) is Rebinding:
             compiled = rebind(rebinding, flat.values)
             # None: these values plan to other SQL (an int beyond 64 bits, an empty prefix)
             return compiled if compiled is not None else compile_query(flat.query, view)
@@ -249,9 +245,10 @@ class FlatQuery:
         """``compile_query(self.query, view)``, computed once per view (a polled query is
         asked again)."""
         if view is INTERNAL:
-            if self._internal is None:
-                self._internal = self.shape.compiled(self, view)
-            return self._internal
+            compiled = self._internal
+            if compiled is None:
+                compiled = self._internal = self.shape.compiled(self, view)
+            return compiled
         if self._by_view is None:
             self._by_view = {}
         compiled = self._by_view.get(view)
@@ -270,15 +267,16 @@ def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuer
     """
     flat = flat_key(filters, options, credentials)
     if flat is not None:
-        shape = _shapes.get(flat.shape)
+        shape_key, values, exact = flat
+        shape = _shapes.get(shape_key)
         if shape is not None:
-            return shape.prepare(flat)
+            return shape.prepare(values, exact)
         query = parse_query(filters, options)  # errors are raised, never remembered
-        if _second_sighting(_shapes_seen, flat.shape):
+        if _second_sighting(_shapes_seen, shape_key):
             comparators = tuple(
                 parse_comparator(path, op, (index,)) for index, (path, op, _) in enumerate(filters)
             )
-            _keep(_shapes, flat.shape, FlatShape(comparators, parse_options_part(options)))
+            _keep(_shapes, shape_key, FlatShape(comparators, parse_options_part(options)))
         return Prepared(query)
     exact_key = fingerprint(filters, options, credentials)
     if exact_key is None:
