@@ -212,3 +212,18 @@ def rich_jobs() -> list[dict[str, Any]]:
                             {"type": "API_KEY", "data": {"username": 5, "a": nth(6)}}][i % 3],
         })
     return built
+
+
+def same_type_values(value: Any) -> st.SearchStrategy[Any]:
+    """Values of ``value``'s exact type, edge cases included (beyond 64 bits, -0.0, bad
+    dates and patterns): what a remembered query shape may be asked with next."""
+    kind = type(value)
+    if kind is bool:
+        return st.booleans()
+    if kind is int:
+        return st.sampled_from([0, 1, -1, 2, 7, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30])
+    if kind is float:
+        return st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, 2.5])
+    if kind is str:
+        return st.sampled_from([*STRINGS, *DATE_VALUES, *PATTERNS, "(", "not a date"])
+    return st.none()

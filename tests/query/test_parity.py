@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 import jobstore
 
-from .strategies import comparisons, filters, jobs, options, order_keys, rich_jobs
+from .strategies import (
+    comparisons,
+    filters,
+    jobs,
+    options,
+    order_keys,
+    rich_jobs,
+    same_type_values,
+)
 
 PARITY = settings(
     max_examples=150,
@@ -69,6 +77,25 @@ def test_query_over_rich_jobs_matches_python(rich_store: jobstore.JobStore,
     # Asked again, the query is served from the memo (query.prepared): same answer.
     again = _outcome(lambda: rich_store.get_jobs(query_filters, query_options))
     assert again == expected, rich_store.explain(query_filters, query_options)
+
+
+@settings(PARITY, max_examples=300)
+@given(entries=st.lists(comparisons(), min_size=1, max_size=3), query_options=options(),
+       data=st.data())
+def test_a_remembered_shape_answers_new_values_as_python_does(
+    rich_store: jobstore.JobStore, entries: list[list[Any]], query_options: dict[str, Any],
+    data: st.DataObject,
+) -> None:
+    """A flat query asked often enough is remembered by its shape (query.prepared): the same
+    entries with new values then run its SQL with new parameters, and a repeat is polled."""
+    stored = rich_store.get_jobs()
+    for _ in range(3):
+        _outcome(lambda: rich_store.get_jobs(entries, query_options))
+    renewed = [[path, op, data.draw(same_type_values(value))] for path, op, value in entries]
+    for query in (renewed, renewed, renewed, entries):
+        expected = _outcome(lambda q=query: jobstore.filter_list(stored, q, query_options))
+        actual = _outcome(lambda q=query: rich_store.get_jobs(q, query_options))
+        assert actual == expected, rich_store.explain(query, query_options)
 
 
 @settings(PARITY, max_examples=300)

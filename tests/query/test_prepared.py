@@ -16,7 +16,7 @@ from jobstore.query import plainkey, prepared
 from jobstore.query.compile import INTERNAL, View, compile_query
 from jobstore.query.parse import parse_query
 
-from .strategies import DATE_VALUES, PATTERNS, STRINGS, comparisons, options
+from .strategies import comparisons, options, same_type_values
 
 
 @pytest.fixture
@@ -203,19 +203,6 @@ def test_a_bad_value_in_a_remembered_shape_is_refused_as_a_fresh_parse_refuses_i
         assert "filters[1]" in str(remembered.value)
 
 
-def _same_type_values(value: Any) -> st.SearchStrategy[Any]:
-    kind = type(value)
-    if kind is bool:
-        return st.booleans()
-    if kind is int:
-        return st.sampled_from([0, 1, -1, 2, 7, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30])
-    if kind is float:
-        return st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, 2.5])
-    if kind is str:
-        return st.sampled_from([*STRINGS, *DATE_VALUES, *PATTERNS, "(", "not a date"])
-    return st.none()
-
-
 VIEWS = [
     INTERNAL,
     View(restricted=True, owner="alice", methods=("pool.scrub",)),
@@ -239,7 +226,7 @@ def test_a_remembered_shape_with_new_values_compiles_as_a_fresh_parse_does(
     for view in VIEWS:  # remember the shape, and its SQL for each view from these values
         for _ in range(2):
             prepared.prepare(entries, opts).compiled(view)
-    renewed = [[path, op, data.draw(_same_type_values(value))] for path, op, value in entries]
+    renewed = [[path, op, data.draw(same_type_values(value))] for path, op, value in entries]
     try:
         expected = parse_query(renewed, opts)
     except jobstore.QueryError as exc:
