@@ -31,7 +31,7 @@ from .permissions import abort_guard, check_abort, readable_job
 from .query import prepared
 from .query.compile import INTERNAL, View, ensure_pushable
 from .query.explain import explain_query
-from .query.ir import Options, Query
+from .query.ir import Options
 from .query.parse import parse_query
 from .query.run import Transform, execute
 from .redaction import SecretsRegistry
@@ -215,10 +215,10 @@ class JobStore:
     ) -> dict[str, Any]:
         """How ``get_jobs`` would run: ``{"sql", "params", "residual", ...}``."""
         query = parse_query(filters, options)
-        view, _ = self._view(query, credentials)
+        view, _ = self._view(query.options, credentials)
         return explain_query(query, view)
 
-    def _view(self, options: Query | Options, credentials: Any) -> tuple[View, Transform | None]:
+    def _view(self, options: Options, credentials: Any) -> tuple[View, Transform | None]:
         """What this caller may see (rows, in SQL) and how its jobs are redacted (in Python)."""
         raw_result = options.extra.get("raw_result")
         if credentials is None and raw_result is not False:

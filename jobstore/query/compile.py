@@ -400,17 +400,17 @@ def _compile(query: Query, view: View) -> tuple[CompiledQuery, _Template, _Shape
     node = shaper.node
     where_shape = tuple([node(child) for child in query.where.children])
     order_shape = (
-        tuple([(key.path.segments, key.descending, key.nulls) for key in query.order_by])
-        if query.order_by
+        tuple([(key.path.segments, key.descending, key.nulls) for key in query.options.order_by])
+        if query.options.order_by
         else ()
     )
     key = (
         where_shape,
         order_shape,
-        query.count,
-        query.get,
-        query.offset > 0,
-        query.limit > 0,
+        query.options.count,
+        query.options.get,
+        query.options.offset > 0,
+        query.options.limit > 0,
         view.shape,
     )
     template = _CACHE.get(key)
@@ -429,18 +429,18 @@ def _compile(query: Query, view: View) -> tuple[CompiledQuery, _Template, _Shape
     else:
         residual = reasons = ()
     params = shaper.params
-    params += _tail(template, query, view)
+    params += _tail(template, query.options, view)
     return _with_params(template, params, residual, reasons), template, shaper
 
 
-def _tail(template: _Template, query: Query, view: View) -> list[Any]:
+def _tail(template: _Template, options: Options, view: View) -> list[Any]:
     """The parameters after the filters': the view's, then paging's."""
     tail = list(view.params)
-    if template.paged_in_sql and not query.get:  # a get's LIMIT 1 is in the SQL
+    if template.paged_in_sql and not options.get:  # a get's LIMIT 1 is in the SQL
         # SQLite binds at most int64; no table has more rows, so clamping is exact.
-        tail.append(min(query.limit, _MAX_INT64) if query.limit else -1)
-        if query.offset > 0:
-            tail.append(min(query.offset, _MAX_INT64))
+        tail.append(min(options.limit, _MAX_INT64) if options.limit else -1)
+        if options.offset > 0:
+            tail.append(min(options.offset, _MAX_INT64))
     return tail
 
 
@@ -499,7 +499,7 @@ def compile_flat(query: Query, view: View = INTERNAL) -> tuple[CompiledQuery, Re
         assert planner is not None  # it planned this child
         null_test = _null_test(child.path, child.op)
         slots.append(_Slot(planner, planned.plan.shape, null_test, planned.null_matches))
-    return compiled, Rebinding(template, tuple(slots), tuple(_tail(template, query, view)))
+    return compiled, Rebinding(template, tuple(slots), tuple(_tail(template, query.options, view)))
 
 
 def rebind(rebinding: Rebinding, values: list[Any]) -> CompiledQuery | None:
@@ -574,7 +574,7 @@ def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
 
     order_terms: list[exp.Ordered] = []
     order_in_python = False
-    for key in query.order_by:
+    for key in query.options.order_by:
         terms = _order_terms(key, view)
         if terms is None:
             order_in_python = True
@@ -586,12 +586,12 @@ def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
         exp.Ordered(this=exp.column("id", table=TABLE), desc=False, nulls_first=True)
     )
 
-    counted_in_sql = query.count and not residual
+    counted_in_sql = query.options.count and not residual
     paged_in_sql = (
         not residual
         and not order_in_python
-        and not query.count
-        and (query.offset > 0 or query.limit > 0 or query.get)
+        and not query.options.count
+        and (query.options.offset > 0 or query.options.limit > 0 or query.options.get)
     )
     if counted_in_sql:
         select = exp.Select(expressions=[exp.Count(this=exp.Star())])
@@ -607,11 +607,11 @@ def _build(query: Query, view: View, shaper: _Shaper) -> _Template:
         # A get is LIMIT 1 (it never has an offset); an OFFSET only when there is one
         # (the cache key tells offset > 0 apart); SQLite wants a LIMIT before it.
         limit: exp.Expr = exp.Literal.number(1)
-        if not query.get:
+        if not query.options.get:
             limit = exp.Placeholder(this=f"p{next_param}")
             next_param += 1
         select.set("limit", exp.Limit(expression=limit))
-        if query.offset > 0:
+        if query.options.offset > 0:
             select.set("offset", exp.Offset(expression=exp.Placeholder(this=f"p{next_param}")))
             next_param += 1
     named_sql = select.sql(dialect=dialect.DIALECT)
@@ -643,9 +643,9 @@ def _placeholder_order(sql: str) -> tuple[int, ...]:
     return tuple(order)
 
 
-def ensure_pushable(query: Query | Options, compiled: CompiledQuery) -> None:
+def ensure_pushable(options: Options, compiled: CompiledQuery) -> None:
     """``force_sql_filters``: refuse a query that needs Python, naming the entry."""
-    if query.force_sql_filters and compiled.residual:
+    if options.force_sql_filters and compiled.residual:
         raise QueryError(
             "force_sql_filters: this entry cannot be evaluated by the database: "
             + compiled.residual_reasons[0]

@@ -150,7 +150,7 @@ def apply_select(item: Any, select: tuple[Selector, ...]) -> Any:
 # --- the whole query -----------------------------------------------------------------------
 
 
-def page(query: Query | Options, ordered: Iterable[Any], *, windowed: bool = False) -> Any:
+def page(options: Options, ordered: Iterable[Any], *, windowed: bool = False) -> Any:
     """Apply offset, limit, get and select to items already filtered and ordered.
 
     ``windowed``: the database already applied offset and limit.
@@ -159,13 +159,13 @@ def page(query: Query | Options, ordered: Iterable[Any], *, windowed: bool = Fal
     if windowed:
         window = iter(ordered)
     else:
-        offset, limit = query.offset, query.limit
+        offset, limit = options.offset, options.limit
         # islice refuses indices above sys.maxsize; no iterable is that long, so clamping is exact.
         stop = min(offset + limit, sys.maxsize) if limit else None
         window = itertools.islice(ordered, min(offset, sys.maxsize), stop)
-    if query.get:
-        return the_match(next(window, MISSING), query.select)
-    return [apply_select(item, query.select) for item in window]
+    if options.get:
+        return the_match(next(window, MISSING), options.select)
+    return [apply_select(item, options.select) for item in window]
 
 
 def the_match(first: Any, select: tuple[Selector, ...]) -> Any:
@@ -178,9 +178,10 @@ def the_match(first: Any, select: tuple[Selector, ...]) -> Any:
 def run_python(query: Query, items: Iterable[Any]) -> Any:
     """Evaluate a parsed query over ``items`` entirely in Python."""
     found = [item for item in items if matches(query.where, item)]
-    if query.count:
+    options = query.options
+    if options.count:
         return len(found)
-    return page(query, order_items(found, query.order_by))
+    return page(options, order_items(found, options.order_by))
 
 
 def filter_list(items: Iterable[Any], filters: Any = None, options: Any = None) -> Any:

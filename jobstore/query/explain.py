@@ -20,5 +20,5 @@ def explain_query(query: Query, view: View = INTERNAL) -> dict[str, Any]:
         "residual_reasons": list(compiled.residual_reasons),
         "order": "python" if compiled.order_in_python else "sql",
         "paging": "sql" if compiled.paged_in_sql else "python",
-        "count": "sql" if compiled.counted_in_sql else ("python" if query.count else None),
+        "count": "sql" if compiled.counted_in_sql else ("python" if query.options.count else None),
     }

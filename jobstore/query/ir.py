@@ -96,7 +96,7 @@ class Selector:
 
 
 class Options(NamedTuple):
-    """A query's options, validated: what ``Query`` holds besides its filters, in its order.
+    """A query's options, validated.
 
     Running SQL that needs no Python reads only these (the filters are in the SQL).
     """
@@ -115,11 +115,4 @@ class Query(NamedTuple):
     """A whole validated query: the filter tree and the options."""
 
     where: And
-    order_by: tuple[OrderKey, ...] = ()
-    select: tuple[Selector, ...] = ()
-    count: bool = False  # type: ignore[assignment]  # the option's name; shadows tuple.count
-    get: bool = False
-    offset: int = 0
-    limit: int = 0
-    force_sql_filters: bool = False
-    extra: Mapping[str, Any] = MappingProxyType({})
+    options: Options = Options()

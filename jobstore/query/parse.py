@@ -320,4 +320,4 @@ def _validate_options(options: Any) -> Options:
 def parse_query(filters: Any = None, options: Any = None) -> Query:
     """Validate and parse a whole query (QUERY.md §1–§5)."""
     where = parse_filters(filters)
-    return Query(where, *parse_options_part(options))
+    return Query(where, parse_options_part(options))

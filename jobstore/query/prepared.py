@@ -122,7 +122,7 @@ class PreparedQuery(Protocol):
     """A parsed query, ready to run: what ``prepare`` returns."""
 
     @property
-    def options(self) -> Query | Options:
+    def options(self) -> Options:
         """Its options (all that running it needs once its SQL needs no Python)."""
 
     @property
@@ -140,7 +140,7 @@ class Prepared:
 
     def __init__(self, query: Query) -> None:
         self.query = query
-        self.options = query  # a Query holds its options' fields
+        self.options = query.options
         self._internal: CompiledQuery | None = None
         self._by_view: dict[View, CompiledQuery] = {}
 
@@ -238,7 +238,7 @@ class FlatQuery:
     def query(self) -> Query:
         if self._query is None:
             where = And(tuple(map(comparison_with, self.shape.comparators, self.raw_values)))
-            self._query = Query(where, *self.shape.options)
+            self._query = Query(where, self.shape.options)
         return self._query
 
     def compiled(self, view: View) -> CompiledQuery:

@@ -9,7 +9,7 @@ from typing import Any
 from ..rows import row_to_job
 from .compile import CompiledQuery
 from .evaluate import matches, order_items, page, the_match
-from .ir import Options, Query
+from .ir import Options
 from .paths import MISSING
 
 __all__ = ["execute"]
@@ -19,7 +19,7 @@ Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 def execute(
     conn: sqlite3.Connection,
-    options: Query | Options,
+    options: Options,
     compiled: CompiledQuery,
     transform: Transform | None = None,
 ) -> Any:

@@ -81,10 +81,9 @@ def test_remembered_options_keep_their_own_copy_of_extra() -> None:
     for _ in range(2):
         query = parse_query([], {"extra": extra})
     extra["note"].append("written later")
-    assert parse_query([], {"extra": {"raw_result": True, "note": ["mine"]}}).extra["note"] == [
-        "mine"
-    ]
-    assert query.extra["note"] == ["mine"]
+    asked_again = parse_query([], {"extra": {"raw_result": True, "note": ["mine"]}})
+    assert asked_again.options.extra["note"] == ["mine"]
+    assert query.options.extra["note"] == ["mine"]
 
 
 class Text(str):
@@ -139,8 +138,9 @@ def test_a_repeated_query_is_served_from_the_memo(filled: jobstore.JobStore) -> 
 def test_a_flat_query_is_remembered_by_its_shape(filled: jobstore.JobStore) -> None:
     """Same paths, operators and value types: one shape; its SQL takes the new values."""
     for method in ("update", "pool.scrub"):
-        assert isinstance(prepared.prepare([["method", "=", method]], {"get": True}),
-                          prepared.Prepared)
+        assert isinstance(
+            prepared.prepare([["method", "=", method]], {"get": True}), prepared.Prepared
+        )
     assert len(prepared._shapes) == 1 and not prepared._memo
     shape = next(iter(prepared._shapes.values()))
     answers = {}
