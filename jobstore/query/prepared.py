@@ -37,7 +37,7 @@ from .parse import (
     parse_options_part,
     parse_query,
 )
-from .plainkey import MAX_LEAVES, add_plain
+from .plainkey import MAX_STRING, add_plain, is_small
 
 __all__ = [
     "FlatQuery",
@@ -50,17 +50,24 @@ __all__ = [
     "prepare",
 ]
 
-#: Queries (and query shapes) remembered, each holding one query's trees (~2 KiB),
-#: and keys of inputs seen once; beyond it the oldest entry goes.
-MEMO_SIZE = 1024
+#: Queries remembered whole (the inputs that are not flat), each holding one
+#: query's trees (~2 KiB), and keys of inputs seen once; beyond it the oldest goes.
+MEMO_SIZE = 256
+#: Flat query shapes remembered (and shape keys seen once): an application asks a
+#: few dozen. With the key limits of ``plainkey``, all the memos together hold at
+#: most ~22 MiB (measured with tracemalloc, every input at those limits).
+SHAPES_SIZE = 256
+#: Values of flat shapes seen once, or polled (kept with their compiled query).
+RECENT_SIZE = 1024
+#: Entries a flat input may have (more are parsed and remembered whole, if small).
+MAX_FLAT_ENTRIES = 16
 #: Views (distinct callers' visibility) kept per query.
 MAX_VIEWS = 64
-#: Values (seen once, or polled with their query) kept per flat shape.
-RECENT_PER_SHAPE = 256
 _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 _shapes: dict[Hashable, FlatShape] = {}
 _shapes_seen: dict[Hashable, None] = {}
+_recent: dict[tuple[FlatShape, tuple[Any, ...]], FlatQuery | None] = {}
 
 _SCALARS = frozenset({str, int, float, bool, NoneType})
 _UNSEEN = object()  # a view not compiled for yet
@@ -98,7 +105,7 @@ def flat_key(filters: Any, options: Any, credentials: Any = None) -> FlatKey | N
     and a ``str``/``int``/``float``/``bool``/``None`` value (exact types). Two
     inputs have equal shapes when only their values differ, and not in type.
     """
-    if type(filters) is not list or len(filters) > MAX_LEAVES:
+    if type(filters) is not list or len(filters) > MAX_FLAT_ENTRIES:
         return None
     out: list[Any] = [len(filters)]
     values = []
@@ -108,7 +115,13 @@ def flat_key(filters: Any, options: Any, credentials: Any = None) -> FlatKey | N
             return None
         path, op, value = entry
         kind = type(value)
-        if type(path) is not str or type(op) is not str or kind not in _SCALARS:
+        if (
+            type(path) is not str
+            or type(op) is not str
+            or kind not in _SCALARS
+            or len(path) > MAX_STRING
+            or not is_small(kind, value)
+        ):
             return None
         out += (path, op, kind)
         values.append(value)
@@ -161,18 +174,12 @@ class Prepared:
 class FlatShape:
     """A flat input's entries without their values, its options, and its SQL per view.
 
-    It also keeps the queries whose values were asked more than once (polled),
-    compiled: a poll then skips even the binding of its values.
+    Queries of a shape whose values are asked again (polled) are kept too,
+    compiled, in one table for all shapes (``_recent``): a poll then skips even
+    the binding of its values.
     """
 
-    __slots__ = (
-        "_by_view",
-        "_checks_values",
-        "_internal",
-        "_recent",
-        "comparators",
-        "options",
-    )
+    __slots__ = ("_by_view", "_checks_values", "_internal", "comparators", "options")
 
     def __init__(self, comparators: tuple[Comparator, ...], options: Options) -> None:
         self.comparators = comparators
@@ -180,14 +187,11 @@ class FlatShape:
         self._checks_values = any(comparator.checks_value for comparator in comparators)
         self._internal: object = _UNSEEN  # a Rebinding, None (cannot rebind) or unseen
         self._by_view: dict[View, Rebinding | None] = {}
-        # Values seen once (None), and those asked again with their query: one dict,
-        # one lookup per call.
-        self._recent: dict[tuple[Any, ...], FlatQuery | None] = {}
 
     def prepare(self, values: list[Any], exact: tuple[Any, ...]) -> FlatQuery:
         """The query of this shape with ``values`` (QueryError if one does not fit)."""
-        recent = self._recent
-        flat = recent.get(exact, _UNSEEN)
+        key = (self, exact)
+        flat = _recent.get(key, _UNSEEN)
         if type(flat) is FlatQuery:
             return flat
         checked = (
@@ -196,9 +200,9 @@ class FlatShape:
         query = FlatQuery(self, values, checked)
         # Bounded by starting over: cheaper per call than evicting oldest-first,
         # and a new id per call (the common case) never comes back anyway.
-        if len(recent) >= RECENT_PER_SHAPE:
-            recent.clear()
-        recent[exact] = None if flat is _UNSEEN else query  # kept from the second time
+        if len(_recent) >= RECENT_SIZE:
+            _recent.clear()
+        _recent[key] = None if flat is _UNSEEN else query  # kept from the second time
         return query
 
     def compiled(self, flat: FlatQuery, view: View) -> CompiledQuery:
@@ -272,11 +276,12 @@ def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuer
         if shape is not None:
             return shape.prepare(values, exact)
         query = parse_query(filters, options)  # errors are raised, never remembered
-        if _second_sighting(_shapes_seen, shape_key):
+        if _second_sighting(_shapes_seen, shape_key, SHAPES_SIZE):
             comparators = tuple(
                 parse_comparator(path, op, (index,)) for index, (path, op, _) in enumerate(filters)
             )
-            _keep(_shapes, shape_key, FlatShape(comparators, parse_options_part(options)))
+            shape = FlatShape(comparators, parse_options_part(options))
+            _keep(_shapes, shape_key, shape, SHAPES_SIZE)
         return Prepared(query)
     exact_key = fingerprint(filters, options, credentials)
     if exact_key is None:
@@ -285,12 +290,12 @@ def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuer
     if entry is not None:
         return entry
     entry = Prepared(parse_query(filters, options))
-    if _second_sighting(_seen, exact_key):
-        _keep(_memo, exact_key, entry)
+    if _second_sighting(_seen, exact_key, MEMO_SIZE):
+        _keep(_memo, exact_key, entry, MEMO_SIZE)
     return entry
 
 
-def _second_sighting(seen: dict[Hashable, None], key: Hashable) -> bool:
+def _second_sighting(seen: dict[Hashable, None], key: Hashable, size: int) -> bool:
     """Has ``key`` been seen before? Records it if not.
 
     Inputs are remembered from the second time they are seen: a one-off query
@@ -299,14 +304,14 @@ def _second_sighting(seen: dict[Hashable, None], key: Hashable) -> bool:
     """
     if key in seen:
         return True
-    _keep(seen, key, None)
+    _keep(seen, key, None, size)
     return False
 
 
-def _keep(table: dict[Any, Any], key: Hashable, value: Any) -> None:
+def _keep(table: dict[Any, Any], key: Hashable, value: Any, size: int) -> None:
     # No lock: each step is atomic under the GIL, and a race at worst evicts one more.
     table[key] = value
-    if len(table) > MEMO_SIZE:
+    if len(table) > size:
         # another thread may have evicted it first, or be changing the table
         with contextlib.suppress(KeyError, RuntimeError, StopIteration):
             del table[next(iter(table))]  # the oldest insertion
@@ -314,5 +319,5 @@ def _keep(table: dict[Any, Any], key: Hashable, value: Any) -> None:
 
 def clear() -> None:
     """Forget every remembered query (for tests and benchmarks)."""
-    for table in (_memo, _seen, _shapes, _shapes_seen):
+    for table in (_memo, _seen, _shapes, _shapes_seen, _recent):
         table.clear()

@@ -121,6 +121,40 @@ def test_inputs_that_are_not_plain_data_are_never_remembered(filters: Any, optio
     assert prepared.fingerprint(filters, options) is None
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [["method", "=", "x" * (plainkey.MAX_STRING + 1)]],
+        [["result." + "k" * plainkey.MAX_STRING, "=", 1]],
+        [["id", "=", plainkey.MAX_INT]],
+        [["id", "=", -plainkey.MAX_INT]],
+        [["result.k", "in", ["x" * (plainkey.MAX_STRING + 1)]]],
+        [["result.k", "in", list(range(plainkey.MAX_LEAVES))]],
+    ],
+)
+def test_large_inputs_are_answered_but_never_kept(
+    filled: jobstore.JobStore, filters: list[Any]
+) -> None:
+    """The memos keep their keys: large values would let a client fill memory with them."""
+    everything = filled.get_jobs()
+    prepared.clear()
+    assert prepared.flat_key(filters, None) is None
+    assert prepared.fingerprint(filters, None) is None
+    for _ in range(3):
+        assert filled.get_jobs(filters) == jobstore.filter_list(everything, filters)
+    assert not (prepared._memo or prepared._seen or prepared._shapes or prepared._shapes_seen)
+
+
+def test_many_entries_are_not_flat(filled: jobstore.JobStore) -> None:
+    filters = [["id", ">", n] for n in range(prepared.MAX_FLAT_ENTRIES + 1)]
+    everything = filled.get_jobs()
+    prepared.clear()
+    assert prepared.flat_key(filters, None) is None
+    for _ in range(3):
+        assert filled.get_jobs(filters) == jobstore.filter_list(everything, filters)
+    assert not prepared._shapes
+
+
 def test_a_repeated_query_is_served_from_the_memo(filled: jobstore.JobStore) -> None:
     query = ([["method", "in", ["update"]]], {"get": True})  # a list value: not flat
     first = prepared.prepare(*query)
@@ -153,9 +187,9 @@ def test_a_flat_query_is_remembered_by_its_shape(filled: jobstore.JobStore) -> N
     polls = [prepared.prepare([["method", "=", "update"]], {"get": True}) for _ in range(3)]
     assert polls[2] is polls[1] and polls[1].compiled(INTERNAL) is polls[2].compiled(INTERNAL)
     assert prepared.prepare([["method", "=", "pool.scrub"]], {"get": True}) is not polls[1]
-    for n in range(prepared.RECENT_PER_SHAPE * 3):  # and what is kept stays bounded
+    for n in range(prepared.RECENT_SIZE * 3):  # and what is kept stays bounded
         prepared.prepare([["method", "=", f"m{n}"]], {"get": True})
-    assert len(shape._recent) <= prepared.RECENT_PER_SHAPE
+    assert len(prepared._recent) <= prepared.RECENT_SIZE
     # another value type, operator, path or option is another shape
     prepared.prepare([["method", "=", None]], {"get": True})
     prepared.prepare([["method", "!=", "x"]], {"get": True})
@@ -290,7 +324,7 @@ def test_the_memos_stay_bounded(filled: jobstore.JobStore) -> None:
                 filled.get_jobs([["id", "in", [10**6 + n]]], {"get": True})
             assert filled.get_jobs([[f"result.k{n}", "=", 1]]) == []
     assert len(prepared._memo) == len(prepared._seen) == prepared.MEMO_SIZE
-    assert len(prepared._shapes) == len(prepared._shapes_seen) == prepared.MEMO_SIZE
+    assert len(prepared._shapes) == len(prepared._shapes_seen) == prepared.SHAPES_SIZE
     # the newest are kept, the oldest evicted
     assert prepared.fingerprint([["id", "in", [10**6 + last]]], {"get": True}) in prepared._memo
     last_key = prepared.flat_key([[f"result.k{last}", "=", 1]], None)
