@@ -381,6 +381,10 @@ class _Template:
 # tests and benchmarks and may miss a concurrent increment.
 _CACHE: dict[Hashable, _Template] = {}
 _CACHE_SIZE = 512
+# Longer SQL (the JSON paths are in it) is built every time and never kept:
+# otherwise a client could fill the cache with huge paths. Queries of the
+# property tests stay under 4 KiB.
+_MAX_CACHED_SQL = 16_384
 _CACHE_LOCK = threading.Lock()
 _stats = {"hits": 0, "misses": 0}
 
@@ -420,9 +424,10 @@ def _compile(query: Query, view: View) -> tuple[CompiledQuery, _Template, _Shape
         template = _build(query, view, shaper)
         with _CACHE_LOCK:
             _stats["misses"] += 1
-            _CACHE[key] = template
-            while len(_CACHE) > _CACHE_SIZE:
-                del _CACHE[next(iter(_CACHE))]
+            if len(template.sql) <= _MAX_CACHED_SQL:
+                _CACHE[key] = template
+                while len(_CACHE) > _CACHE_SIZE:
+                    del _CACHE[next(iter(_CACHE))]
     if template.residual_entries:
         residual = tuple([query.where.children[i] for i in template.residual_entries])
         reasons = tuple([_reason(node, shaper) for node in residual])

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import jobstore
+from jobstore.query import compile as compile_module
 from jobstore.query import functions
 from jobstore.query.compile import cache_info
 from tools.generate_history import generate
@@ -165,6 +166,18 @@ def test_same_shape_same_sql_other_params_and_a_cache_hit(store: jobstore.JobSto
 ])
 def test_other_shape_other_sql(store: jobstore.JobStore, first: Any, second: Any) -> None:
     assert store.explain(first)["sql"] != store.explain(second)["sql"]
+
+
+def test_huge_sql_is_answered_but_never_cached(store: jobstore.JobStore) -> None:
+    """The cache keeps SQL text, and JSON paths are in it: a client sending huge paths
+    must not fill it."""
+    everything = store.get_jobs()
+    filters = [["result." + "k" * 20_000, "=", 1]]
+    compile_module._CACHE.clear()
+    for _ in range(3):
+        assert len(store.explain(filters)["sql"]) > 20_000
+        assert store.get_jobs(filters) == jobstore.filter_list(everything, filters)
+    assert cache_info()["size"] == 0
 
 
 # --- what runs in SQL, and what is left to Python ------------------------------------------
