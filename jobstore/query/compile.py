@@ -24,6 +24,7 @@ from ..errors import QueryError
 from ..rows import SELECT_COLUMNS
 from ..timeutil import format_timestamp
 from . import dialect_sqlite as dialect
+from .caches import small_cache
 from .dialect_sqlite import AliasSource, ColumnTerm, ElementTerm, JsonTerm
 from .ir import And, Comparison, Node, Options, OrderKey, Query, position_text
 from .ops import OPERATORS, SqlPlan, Values
@@ -150,7 +151,11 @@ def _no_null_matches(value: Any) -> bool:
 _NULL_TESTS = {op: functools.partial(operator.python, None) for op, operator in OPERATORS.items()}
 
 
-@functools.lru_cache(maxsize=4096)  # paths repeat from query to query
+def _length(segments: tuple[str, ...]) -> int:
+    return sum(map(len, segments))
+
+
+@small_cache(maxsize=4096, size=_length)  # paths repeat from query to query
 def _json_keys_supported(segments: tuple[str, ...]) -> bool:
     """Can SQLite's JSON path name every key after the column (``segments[0]``)?"""
     keys = segments[1:]

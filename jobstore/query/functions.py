@@ -7,11 +7,11 @@ the database while giving exactly the evaluator's answer.
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import sqlite3
 from typing import Any
+
+from .caches import compile_pattern
 
 __all__ = ["CANONICAL_JSON", "CASEFOLD", "REGEXP_MATCH", "canonical_json_text", "register"]
 
@@ -20,16 +20,11 @@ CASEFOLD = "jobstore_casefold"
 CANONICAL_JSON = "jobstore_canonical_json"
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _regexp_match(pattern: str, value: Any) -> int | None:
     """1 when ``re.match(pattern, value)`` matches a string value, else 0."""
     if not isinstance(value, str) or not isinstance(pattern, str):
         return 0
-    return 1 if _compiled(pattern).match(value) is not None else 0
+    return 1 if compile_pattern(pattern).match(value) is not None else 0
 
 
 def _casefold(value: Any) -> Any:

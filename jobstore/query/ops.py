@@ -11,9 +11,7 @@ means the comparison stays in Python.
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +22,7 @@ from sqlglot import exp
 from ..jsoncodec import has_utf8_form
 from ..timeutil import as_utc
 from . import dialect_sqlite as dialect
+from .caches import compile_pattern
 from .sqlbuild import (
     ALL_TYPES,
     CONTAINER,
@@ -227,11 +226,6 @@ def _ordering(symbol: str, test: Callable[[Any, Any], bool]) -> Operator:
 
 
 # --- regular expressions -------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=512)
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def _regex(x: Any, v: Any) -> bool:

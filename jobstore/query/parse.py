@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..errors import QueryError
 from ..models import QueryOptions
 from ..timeutil import parse_datetime
+from .caches import compile_pattern
 from .ir import (
     And,
     Comparison,
@@ -30,7 +31,7 @@ from .ir import (
     Selector,
     position_text,
 )
-from .ops import DATE_OPERATORS, OPERATORS, compile_pattern, fold
+from .ops import DATE_OPERATORS, OPERATORS, fold
 from .paths import DATE_SUFFIX, Path, parse_path
 from .plainkey import plain_key
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
+
+from .caches import small_cache
 
 __all__ = ["DATE_SUFFIX", "MISSING", "Path", "is_index", "parse_path", "walk"]
 
@@ -70,7 +71,7 @@ def split_path(text: str) -> tuple[str, ...]:
     return tuple(segments)
 
 
-@functools.lru_cache(maxsize=4096)  # paths repeat from query to query; Path is immutable
+@small_cache(maxsize=4096)  # paths repeat from query to query; Path is immutable
 def parse_path(text: str) -> Path:
     """A filter or order path: its segments, with a final ``.$date`` read as the date suffix.
 
