@@ -55,10 +55,10 @@ __all__ = [
 MEMO_SIZE = 256
 #: Flat query shapes remembered (and shape keys seen once): an application asks a
 #: few dozen. With the key limits of ``plainkey``, all the memos together hold at
-#: most ~22 MiB (measured with tracemalloc, every input at those limits).
+#: most ~30 MiB (measured with tracemalloc, every input at those limits).
 SHAPES_SIZE = 256
-#: Values of flat shapes seen once, or polled (kept with their compiled query).
-RECENT_SIZE = 1024
+#: Values seen once, or polled (kept with their compiled query), per flat shape.
+RECENT_PER_SHAPE = 8
 #: Entries a flat input may have (more are parsed and remembered whole, if small).
 MAX_FLAT_ENTRIES = 16
 #: Views (distinct callers' visibility) kept per query.
@@ -67,7 +67,6 @@ _memo: dict[Hashable, Prepared] = {}
 _seen: dict[Hashable, None] = {}  # inputs seen once (insertion-ordered: oldest first)
 _shapes: dict[Hashable, FlatShape] = {}
 _shapes_seen: dict[Hashable, None] = {}
-_recent: dict[tuple[FlatShape, tuple[Any, ...]], FlatQuery | None] = {}
 
 _SCALARS = frozenset({str, int, float, bool, NoneType})
 _UNSEEN = object()  # a view not compiled for yet
@@ -175,11 +174,10 @@ class FlatShape:
     """A flat input's entries without their values, its options, and its SQL per view.
 
     Queries of a shape whose values are asked again (polled) are kept too,
-    compiled, in one table for all shapes (``_recent``): a poll then skips even
-    the binding of its values.
+    compiled: a poll then skips even the binding of its values.
     """
 
-    __slots__ = ("_by_view", "_checks_values", "_internal", "comparators", "options")
+    __slots__ = ("_by_view", "_checks_values", "_internal", "_recent", "comparators", "options")
 
     def __init__(self, comparators: tuple[Comparator, ...], options: Options) -> None:
         self.comparators = comparators
@@ -187,11 +185,13 @@ class FlatShape:
         self._checks_values = any(comparator.checks_value for comparator in comparators)
         self._internal: object = _UNSEEN  # a Rebinding, None (cannot rebind) or unseen
         self._by_view: dict[View, Rebinding | None] = {}
+        # Values seen once (None), or asked again, with their query.
+        self._recent: dict[tuple[Any, ...], FlatQuery | None] = {}
 
     def prepare(self, values: list[Any], exact: tuple[Any, ...]) -> FlatQuery:
         """The query of this shape with ``values`` (QueryError if one does not fit)."""
-        key = (self, exact)
-        flat = _recent.get(key, _UNSEEN)
+        recent = self._recent
+        flat = recent.get(exact, _UNSEEN)
         if type(flat) is FlatQuery:
             return flat
         checked = (
@@ -200,9 +200,9 @@ class FlatShape:
         query = FlatQuery(self, values, checked)
         # Bounded by starting over: cheaper per call than evicting oldest-first,
         # and a new id per call (the common case) never comes back anyway.
-        if len(_recent) >= RECENT_SIZE:
-            _recent.clear()
-        _recent[key] = None if flat is _UNSEEN else query  # kept from the second time
+        if len(recent) >= RECENT_PER_SHAPE:
+            recent.clear()
+        recent[exact] = None if flat is _UNSEEN else query  # kept from the second time
         return query
 
     def compiled(self, flat: FlatQuery, view: View) -> CompiledQuery:
@@ -319,5 +319,5 @@ def _keep(table: dict[Any, Any], key: Hashable, value: Any, size: int) -> None:
 
 def clear() -> None:
     """Forget every remembered query (for tests and benchmarks)."""
-    for table in (_memo, _seen, _shapes, _shapes_seen, _recent):
+    for table in (_memo, _seen, _shapes, _shapes_seen):
         table.clear()

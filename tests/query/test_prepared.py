@@ -187,9 +187,9 @@ def test_a_flat_query_is_remembered_by_its_shape(filled: jobstore.JobStore) -> N
     polls = [prepared.prepare([["method", "=", "update"]], {"get": True}) for _ in range(3)]
     assert polls[2] is polls[1] and polls[1].compiled(INTERNAL) is polls[2].compiled(INTERNAL)
     assert prepared.prepare([["method", "=", "pool.scrub"]], {"get": True}) is not polls[1]
-    for n in range(prepared.RECENT_SIZE * 3):  # and what is kept stays bounded
+    for n in range(prepared.RECENT_PER_SHAPE * 3):  # and what is kept stays bounded
         prepared.prepare([["method", "=", f"m{n}"]], {"get": True})
-    assert len(prepared._recent) <= prepared.RECENT_SIZE
+    assert len(shape._recent) <= prepared.RECENT_PER_SHAPE
     # another value type, operator, path or option is another shape
     prepared.prepare([["method", "=", None]], {"get": True})
     prepared.prepare([["method", "!=", "x"]], {"get": True})
