@@ -502,11 +502,12 @@ def compile_flat(query: Query, view: View = INTERNAL) -> tuple[CompiledQuery, Re
         return compiled, None
     slots = []
     for child in query.where.children:
-        planned = shaper.plans.get(id(child))
-        if planned is None or not isinstance(child, Comparison):  # not in SQL, or nested
+        if not isinstance(child, Comparison):
             return compiled, None
+        planned = shaper.plans.get(id(child))
         planner = _planner(child.path, child.op, view)
-        assert planner is not None  # it planned this child
+        if planned is None or planner is None:  # not in SQL
+            return compiled, None
         null_test = _null_test(child.path, child.op)
         slots.append(_Slot(planner, planned.plan.shape, null_test, planned.null_matches))
     return compiled, Rebinding(template, tuple(slots), tuple(_tail(template, query.options, view)))

@@ -69,7 +69,7 @@ _shapes: dict[Hashable, FlatShape] = {}
 _shapes_seen: dict[Hashable, None] = {}
 
 _SCALARS = frozenset({str, int, float, bool, NoneType})
-_UNSEEN = object()  # a view not compiled for yet
+_UNSEEN = object()  # not in the table yet (a view, a value)
 
 
 def _add_caller(credentials: Any, out: list[Any]) -> bool:
