@@ -65,6 +65,9 @@ _LOGS_PATH = JOB_FIELDS.index("logs_path")
 _ID_CHUNK = 500  # ids per "IN (...)" lookup, well under SQLite's variable limit
 
 
+_DAEMON_VIEW: tuple[View, Transform | None] = (INTERNAL, None)
+
+
 class JobStore:
     """A persistent store of jobs in one SQLite file (or ``":memory:"``).
 
@@ -220,9 +223,10 @@ class JobStore:
 
     def _view(self, options: Options, credentials: Any) -> tuple[View, Transform | None]:
         """What this caller may see (rows, in SQL) and how its jobs are redacted (in Python)."""
-        raw_result = options.extra.get("raw_result")
-        if credentials is None and raw_result is not False:
-            return INTERNAL, None  # the daemon itself: every row, raw values
+        extra = options.extra
+        if credentials is None and (not extra or extra.get("raw_result") is not False):
+            return _DAEMON_VIEW  # the daemon itself: every row, raw values
+        raw_result = extra.get("raw_result")
         caller = Caller.parse(credentials)
         redacted = redacted_roots(caller, raw_result)
         transform: Transform | None = None

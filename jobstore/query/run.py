@@ -8,7 +8,7 @@ from typing import Any
 
 from ..rows import row_to_job
 from .compile import CompiledQuery
-from .evaluate import matches, order_items, page, the_match
+from .evaluate import apply_select, matches, order_items, page, the_match
 from .ir import Options
 from .paths import MISSING
 
@@ -39,8 +39,8 @@ def execute(
             row = cursor.fetchone()
             if row is None:
                 return the_match(MISSING, options.select)
-            job = row_to_job(row)
-            return the_match(job if transform is None else transform(job), options.select)
+            job = row_to_job(row) if transform is None else transform(row_to_job(row))
+            return apply_select(job, options.select) if options.select else job  # no call if not
         jobs: Iterator[dict[str, Any]] = map(row_to_job, cursor)
         if transform is not None:
             jobs = map(transform, jobs)
