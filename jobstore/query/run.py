@@ -40,7 +40,8 @@ def execute(
             if row is None:
                 return the_match(MISSING, options.select)
             job = row_to_job(row) if transform is None else transform(row_to_job(row))
-            return apply_select(job, options.select) if options.select else job  # no call if not
+            # apply_select gives the job itself when nothing is selected: spare the call
+            return apply_select(job, options.select) if options.select else job
         jobs: Iterator[dict[str, Any]] = map(row_to_job, cursor)
         if transform is not None:
             jobs = map(transform, jobs)
