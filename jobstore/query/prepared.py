@@ -145,29 +145,49 @@ class PreparedQuery(Protocol):
         """``compile_query(self.query, view)``."""
 
 
-class Prepared:
-    """One query's parse, and its compilation for each view it was run under."""
+class _CompiledPerView:
+    """``compiled(view)`` computed once per view by ``_compile`` (the internal one unhashed).
 
-    __slots__ = ("_by_view", "_internal", "options", "query")
+    Subclasses start both caches as None themselves: no ``super().__init__()``
+    call on a path that runs for every query.
+    """
 
-    def __init__(self, query: Query) -> None:
-        self.query = query
-        self.options = query.options
-        self._internal: CompiledQuery | None = None
-        self._by_view: dict[View, CompiledQuery] = {}
+    __slots__ = ("_by_view", "_internal")
+    _internal: CompiledQuery | None
+    _by_view: dict[View, CompiledQuery] | None
+
+    def _compile(self, view: View) -> CompiledQuery:
+        raise NotImplementedError
 
     def compiled(self, view: View) -> CompiledQuery:
         """``compile_query(self.query, view)``, computed once per view."""
         if view is INTERNAL:  # the daemon's own queries: no hashing of the view
-            if self._internal is None:
-                self._internal = compile_query(self.query, view)
-            return self._internal
+            compiled = self._internal
+            if compiled is None:
+                compiled = self._internal = self._compile(view)
+            return compiled
+        if self._by_view is None:
+            self._by_view = {}
         compiled = self._by_view.get(view)
         if compiled is None:
             if len(self._by_view) >= MAX_VIEWS:
                 self._by_view.clear()
-            compiled = self._by_view[view] = compile_query(self.query, view)
+            compiled = self._by_view[view] = self._compile(view)
         return compiled
+
+
+class Prepared(_CompiledPerView):
+    """One query's parse, and its compilation for each view it was run under."""
+
+    __slots__ = ("options", "query")
+
+    def __init__(self, query: Query) -> None:
+        self.query = query
+        self.options = query.options
+        self._internal = self._by_view = None
+
+    def _compile(self, view: View) -> CompiledQuery:
+        return compile_query(self.query, view)
 
 
 class FlatShape:
@@ -224,10 +244,13 @@ class FlatShape:
         return compiled
 
 
-class FlatQuery:
-    """A flat query: its remembered shape and this call's values (the Query is built if asked)."""
+class FlatQuery(_CompiledPerView):
+    """A flat query: its remembered shape and this call's values (the Query is built if asked).
 
-    __slots__ = ("_by_view", "_internal", "_query", "options", "raw_values", "shape", "values")
+    A polled one is asked again, so its SQL is kept per view too.
+    """
+
+    __slots__ = ("_query", "options", "raw_values", "shape", "values")
 
     def __init__(self, shape: FlatShape, raw_values: list[Any], values: list[Any]) -> None:
         self.shape = shape
@@ -235,8 +258,7 @@ class FlatQuery:
         self.raw_values = raw_values  # as the caller gave them
         self.values = values  # as the comparisons hold them (checked_value)
         self._query: Query | None = None
-        self._internal: CompiledQuery | None = None
-        self._by_view: dict[View, CompiledQuery] | None = None
+        self._internal = self._by_view = None
 
     @property
     def query(self) -> Query:
@@ -245,22 +267,8 @@ class FlatQuery:
             self._query = Query(where, self.shape.options)
         return self._query
 
-    def compiled(self, view: View) -> CompiledQuery:
-        """``compile_query(self.query, view)``, computed once per view (a polled query is
-        asked again)."""
-        if view is INTERNAL:
-            compiled = self._internal
-            if compiled is None:
-                compiled = self._internal = self.shape.compiled(self, view)
-            return compiled
-        if self._by_view is None:
-            self._by_view = {}
-        compiled = self._by_view.get(view)
-        if compiled is None:
-            if len(self._by_view) >= MAX_VIEWS:
-                self._by_view.clear()
-            compiled = self._by_view[view] = self.shape.compiled(self, view)
-        return compiled
+    def _compile(self, view: View) -> CompiledQuery:
+        return self.shape.compiled(self, view)
 
 
 def prepare(filters: Any, options: Any, credentials: Any = None) -> PreparedQuery:
