@@ -9,6 +9,11 @@ validation) measured in the same run, their ratio, and the lifecycle rate
 (create + start + 3 x set_progress + succeed per job, file store in WAL mode,
 one thread), next to the same statements run by plain sqlite3 on the same
 schema and settings. Targets: insert_many within 2x of raw; lifecycle >= 5,000 jobs/s.
+
+It also measures this machine's floor for the lifecycle: a job is six
+committed transitions, and the cheapest possible commit (one autocommit
+UPDATE of a one-row table, same file settings) bounds what any schema or
+code could reach: six of those per job is the ceiling printed last.
 """
 
 from __future__ import annotations
@@ -163,6 +168,22 @@ def bench_raw_lifecycle(path: Path, n: int, max_finished: int) -> float:
     return elapsed
 
 
+COMMITS_PER_JOB = 6  # create, start, 3 x set_progress, succeed (with its retention delete)
+
+
+def bench_commit_floor(path: Path, n: int) -> float:
+    """Seconds for ``COMMITS_PER_JOB * n`` minimal commits: one-row UPDATEs, same file settings."""
+    conn = raw_connection(path)
+    conn.execute("CREATE TABLE floor (id INTEGER PRIMARY KEY, value INTEGER)")
+    conn.execute("INSERT INTO floor VALUES (1, 0)")
+    started = time.perf_counter()
+    for i in range(COMMITS_PER_JOB * n):
+        conn.execute("UPDATE floor SET value = ? WHERE id = 1", (i,))
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
 def bench_lifecycle(path: Path, n: int, max_finished: int) -> float:
     with JobStore(path, max_finished=max_finished) as store:
         started = time.perf_counter()
@@ -194,6 +215,7 @@ def main() -> None:
         bulk = bench_insert_many(Path(folder) / "bulk.db", jobs)
         raw_life = bench_raw_lifecycle(Path(folder) / "raw-life.db", n, args.max_finished)
         life = bench_lifecycle(Path(folder) / "life.db", n, args.max_finished)
+        floor = bench_commit_floor(Path(folder) / "floor.db", n)
     print(f"N = {n}")
     print(f"raw sqlite3 executemany : {n / raw:10,.0f} jobs/s  ({raw:.2f} s)")
     print(f"JobStore.insert_many    : {n / bulk:10,.0f} jobs/s  ({bulk:.2f} s)")
@@ -208,6 +230,11 @@ def main() -> None:
         "target >= 5,000)"
     )
     print(f"lifecycle / raw time    : {life / raw_life:10.2f} x")
+    per_commit = floor / (n * COMMITS_PER_JOB) * 1e6
+    print(
+        f"commit floor            : {n / floor:10,.0f} jobs/s  ({per_commit:.1f} us per minimal "
+        f"commit, {COMMITS_PER_JOB} per job: no lifecycle on this machine can exceed this)"
+    )
 
 
 if __name__ == "__main__":
