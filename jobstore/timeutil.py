@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["as_utc", "format_timestamp", "normalize_timestamp", "now_timestamp", "parse_datetime"]
+
+#: The layout ``format_timestamp`` writes; ``datetime.fromisoformat`` then
+#: refuses what the layout lets through (month 13, hour 24, February 30).
+_STORED_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", re.ASCII)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -49,6 +54,15 @@ def normalize_timestamp(value: Any) -> str | None:
     """
     if value is None:
         return None
+    if type(value) is str and len(value) == 32 and _STORED_FORM.fullmatch(value):
+        # Already the stored form, as in every export of a store: returned as
+        # is once the parser accepts it; formatting it again would reproduce
+        # it at twice the cost (2 of the ~30 us a job costs insert_many).
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an ISO-8601 timestamp: {value!r}") from None
+        return value
     if isinstance(value, dict) and set(value) == {"$date"}:
         millis = value["$date"]
         if isinstance(millis, bool) or not isinstance(millis, int | float):
