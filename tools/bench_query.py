@@ -170,11 +170,13 @@ def _callers(
     case: Case, store: JobStore, conn: sqlite3.Connection
 ) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """(hand SQL, get_jobs) for ``case``; a ``fresh_ids`` case asks for the next of
-    50,000 ids on each call, built alike on both sides (a list or a tuple per call)."""
+    the store's first 50,000 ids on each call, built alike on both sides (a list
+    or a tuple per call)."""
     if not case.fresh_ids:
         return (lambda: _hand(conn, case), lambda: store.get_jobs(case.filters, case.options))
-    hand_ids = itertools.cycle(range(1, 50_001))
-    our_ids = itertools.cycle(range(1, 50_001))
+    ids = [job_id for (job_id,) in conn.execute("SELECT id FROM jobs ORDER BY id LIMIT 50000")]
+    hand_ids = itertools.cycle(ids)
+    our_ids = itertools.cycle(ids)
     return (
         lambda: _hand(conn, case, (next(hand_ids),)),
         lambda: store.get_jobs([["id", "=", next(our_ids)]], case.options),

@@ -1,0 +1,56 @@
+"""The benchmarks in tools/ run to the end and print what their docs promise (tiny sizes)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .tools import ROOT
+
+BENCH_STORE = ROOT / "tools" / "bench_store.py"
+BENCH_QUERY = ROOT / "tools" / "bench_query.py"
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+
+def test_bench_store_prints_every_rate_and_ratio() -> None:
+    done = _run(BENCH_STORE, "-n", "30", "--rounds", "2", "--block", "7", "--max-finished", "5")
+    assert done.returncode == 0, done.stderr
+    rates = dict(re.findall(r"^(.+?)\s+:\s+([\d,.]+) ", done.stdout, re.MULTILINE))
+    assert set(rates) == {
+        "raw sqlite3 executemany",
+        "JobStore.insert_many",
+        "insert_many / raw time",
+        "raw sqlite3 lifecycle",
+        "JobStore lifecycle",
+        "lifecycle / raw time",
+        "commit floor",
+    }
+    assert all(float(value.replace(",", "")) > 0 for value in rates.values())
+    assert re.search(r"rounds: \d+\.\d\d, \d+\.\d\d\)", done.stdout)
+
+
+def test_bench_store_refuses_empty_sizes() -> None:
+    done = _run(BENCH_STORE, "-n", "10", "--rounds", "0")
+    assert done.returncode == 2
+    assert "must be at least 1" in done.stderr
+
+
+def test_bench_query_builds_a_store_and_sums_up(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    done = _run(BENCH_QUERY, "-n", "50", "--db", db, "--repeat", "1", "--python-repeat", "1",
+                "--only", "get by id")  # fmt: skip
+    # Exit status 1 says a target was missed, which a 50-job store may well do.
+    assert done.returncode in (0, 1), done.stderr
+    assert not done.stderr
+    assert db.exists()
+    assert len(re.findall(r"^get by id", done.stdout, re.MULTILINE)) == 2
+    summary = re.search(r"^summary: .*: (all targets met|MISSED: .*)$", done.stdout, re.MULTILINE)
+    assert summary is not None
+    assert (done.returncode == 0) == (summary.group(1) == "all targets met")
