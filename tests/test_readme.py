@@ -27,6 +27,6 @@ def test_quickstart_is_the_ci_command() -> None:
     quickstart = re.search(r"```sh\n(.*?)```", text, re.S)
     assert quickstart is not None
     run, test = quickstart.group(1).strip().splitlines()
-    assert run.endswith("jobstore demo") and test.endswith(".venv/bin/pytest")
+    assert run.endswith("jobstore demo") and test.endswith(".venv/bin/pytest -n 2")
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert test in ci
