@@ -134,11 +134,14 @@ class RawLifecycle:
 
     The same transitions, guards and retention delete on the same schema and
     file settings, without validation, error reporting, events or logs.
+    ``progress_writes=False`` leaves out the three progress updates (for
+    ``bench_lifecycle_variants.py``).
     """
 
-    def __init__(self, path: Path, max_finished: int) -> None:
+    def __init__(self, path: Path, max_finished: int, *, progress_writes: bool = True) -> None:
         self.conn = raw_connection(path)
         self.max_finished = max_finished
+        self.progress_writes = progress_writes
         self.finished = 0
 
     def run(self, first: int, stop: int) -> None:
@@ -154,15 +157,16 @@ class RawLifecycle:
                 "WHERE id = ? AND state = 'WAITING'",
                 (stamp, "r", job_id),
             )
-            conn.execute(
-                _RAW_PROGRESS.format("'$.percent', ?, '$.description', ?"),
-                (10, "starting", job_id),
-            )
-            conn.execute(_RAW_PROGRESS.format("'$.percent', ?"), (50, job_id))
-            conn.execute(
-                _RAW_PROGRESS.format("'$.percent', ?, '$.description', ?, '$.extra', json(?)"),
-                (90, "finishing", '{"step":3}', job_id),
-            )
+            if self.progress_writes:
+                conn.execute(
+                    _RAW_PROGRESS.format("'$.percent', ?, '$.description', ?"),
+                    (10, "starting", job_id),
+                )
+                conn.execute(_RAW_PROGRESS.format("'$.percent', ?"), (50, job_id))
+                conn.execute(
+                    _RAW_PROGRESS.format("'$.percent', ?, '$.description', ?, '$.extra', json(?)"),
+                    (90, "finishing", '{"step":3}', job_id),
+                )
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
                 "UPDATE jobs SET state = 'SUCCESS', time_finished = ?, result = ?, "
