@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_store import RawLifecycle
+from bench_store import RawLifecycle, take_turns
 
 #: Every index but the one retention walks (jobs_time_finished).
 SECONDARY_INDEXES = ("jobs_state_method", "jobs_method", "jobs_time_started",
@@ -86,18 +85,7 @@ def bench_variants(
         for statement in variant.statements:
             runner.conn.execute(statement)
         runners.append(runner)
-    spent = [0.0] * len(runners)
-    try:
-        for first in range(0, n, block):
-            stop = min(first + block, n)
-            for index, runner in enumerate(runners):
-                started = time.perf_counter()
-                runner.run(first, stop)
-                spent[index] += time.perf_counter() - started
-    finally:
-        for runner in runners:
-            runner.close()
-    return spent
+    return take_turns(runners, n, block)
 
 
 def main(argv: list[str] | None = None) -> None:

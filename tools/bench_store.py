@@ -27,9 +27,10 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -231,14 +232,20 @@ class CommitFloor:
         self.conn.close()
 
 
-def bench_lifecycles(folder: Path, n: int, max_finished: int, block: int) -> list[float]:
-    """Seconds spent by RawLifecycle, StoreLifecycle and CommitFloor on ``n`` jobs each.
+class Lifecycle(Protocol):
+    """Runs jobs ``first`` to ``stop - 1`` through a lifecycle, on a file of its own."""
 
-    The three take turns, ``block`` jobs at a time, so a machine that slows
-    down or speeds up during the run weighs on all three alike.
+    def run(self, first: int, stop: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def take_turns(runners: Sequence[Lifecycle], n: int, block: int) -> list[float]:
+    """Seconds each runner spent on ``n`` jobs, running ``block`` jobs each in turn.
+
+    Turns, so that a machine that slows down or speeds up during the run
+    weighs on every runner alike. Closes the runners.
     """
-    kinds = (RawLifecycle, StoreLifecycle, CommitFloor)
-    runners = [kind(folder / f"{kind.__name__}.db", max_finished) for kind in kinds]
     spent = [0.0] * len(runners)
     try:
         for first in range(0, n, block):
@@ -251,6 +258,14 @@ def bench_lifecycles(folder: Path, n: int, max_finished: int, block: int) -> lis
         for runner in runners:
             runner.close()
     return spent
+
+
+def bench_lifecycles(folder: Path, n: int, max_finished: int, block: int) -> list[float]:
+    """Seconds spent by RawLifecycle, StoreLifecycle and CommitFloor on ``n`` jobs each."""
+    kinds = (RawLifecycle, StoreLifecycle, CommitFloor)
+    return take_turns(
+        [kind(folder / f"{kind.__name__}.db", max_finished) for kind in kinds], n, block
+    )
 
 
 def bench_imports(
