@@ -323,11 +323,13 @@ def main(argv: list[str] | None = None) -> None:
         f"   (target <= 2.00; rounds: {ratios})"
     )
     print(
-        f"raw sqlite3 lifecycle   : {n / raw_life:10,.0f} jobs/s  ({raw_life:.2f} s; "
+        f"raw sqlite3 lifecycle   : {n / raw_life:10,.0f} jobs/s  "
+        f"({n * COMMITS_PER_JOB / raw_life:,.0f} operations/s, {raw_life:.2f} s; "
         "the same statements, no Python around them)"
     )
     print(
-        f"JobStore lifecycle      : {n / life:10,.0f} jobs/s  ({life:.2f} s; "
+        f"JobStore lifecycle      : {n / life:10,.0f} jobs/s  "
+        f"({n * COMMITS_PER_JOB / life:,.0f} operations/s, {life:.2f} s; "
         f"create+start+3*set_progress+succeed, max_finished={args.max_finished}; "
         "target >= 5,000)"
     )
