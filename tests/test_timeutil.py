@@ -44,13 +44,13 @@ _ODD = st.sampled_from("0123456789T ,.:+-Z\u0663")
 
 @given(
     st.lists(_DIGIT, min_size=24, max_size=24),
-    st.lists(_ODD, min_size=8, max_size=8),
-    st.lists(st.booleans(), min_size=8, max_size=8),
+    st.lists(_ODD, min_size=5, max_size=5),
+    st.lists(st.booleans(), min_size=5, max_size=5),
 )
 def test_near_stored_forms_are_read_as_the_full_parse_reads_them(
     digits: list[str], odd: list[str], use_odd: list[bool]
 ) -> None:
-    # Separators at their stored places, each possibly replaced by something else.
+    # The five separators other than ':' at their places, each possibly replaced.
     layout = "dddd-dd-ddTdd:dd:dd.dddddd+dd:dd"
     separators = iter(zip(odd, use_odd, strict=True))
     digit = iter(digits)
