@@ -11,14 +11,26 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "tools" / "generate_history.py"
 
 
-def load_generator() -> ModuleType:
-    """``tools/generate_history.py`` as the module ``generate_history`` (loaded once)."""
-    loaded = sys.modules.get("generate_history")
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` as the module ``name`` (loaded once).
+
+    ``tools/`` goes on ``sys.path`` first, as when a tool runs as a script,
+    since the tools import one another by their bare names.
+    """
+    loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
-    spec = importlib.util.spec_from_file_location("generate_history", GENERATOR)
+    folder = str(ROOT / "tools")
+    if folder not in sys.path:
+        sys.path.append(folder)
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_history"] = module  # dataclasses look the module up while loading
+    sys.modules[name] = module  # dataclasses look the module up while loading
     spec.loader.exec_module(module)
     return module
+
+
+def load_generator() -> ModuleType:
+    """``tools/generate_history.py`` as the module ``generate_history``."""
+    return load_tool("generate_history")
