@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from .tools import ROOT, load_tool
 
@@ -75,3 +79,24 @@ def test_lifecycle_variants_drop_exactly_the_schemas_other_indexes() -> None:
     assert "jobs_time_finished" not in variants.SECONDARY_INDEXES
     assert {"jobs_state_method", "jobs_method", "jobs_owner"} <= set(variants.SECONDARY_INDEXES)
     assert len(variants.SECONDARY_INDEXES) == 6
+
+
+def test_lifecycle_variants_close_what_they_opened_when_one_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variants = load_tool("bench_lifecycle_variants")
+    opened: list[Any] = []
+
+    class Recorded(variants.RawLifecycle):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(variants, "RawLifecycle", Recorded)
+    monkeypatch.setitem(variants.VARIANTS, "broken", variants.Variant(("DROP INDEX no_such",)))
+    with pytest.raises(sqlite3.OperationalError, match="no_such"):
+        variants.bench_variants(tmp_path, 5, 3, 5, ["the store's schema and settings", "broken"])
+    assert len(opened) == 2
+    for runner in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            runner.conn.execute("SELECT 1")

@@ -88,17 +88,23 @@ def bench_variants(
     folder: Path, n: int, max_finished: int, block: int, names: list[str]
 ) -> list[float]:
     """Seconds each named variant spent on ``n`` jobs, run in turns of ``block`` jobs."""
-    runners = []
-    for index, name in enumerate(names):
-        variant = VARIANTS[name]
-        runner = RawLifecycle(
-            folder / f"variant-{index}.db",
-            max_finished if variant.retention else n + 1,
-            progress_writes=variant.progress_writes,
-        )
-        for statement in variant.statements:
-            runner.conn.execute(statement)
-        runners.append(runner)
+    runners: list[RawLifecycle] = []
+    try:
+        for index, name in enumerate(names):
+            variant = VARIANTS[name]
+            runner = RawLifecycle(
+                folder / f"variant-{index}.db",
+                max_finished if variant.retention else n + 1,
+                progress_writes=variant.progress_writes,
+            )
+            runners.append(runner)
+            for statement in variant.statements:
+                runner.conn.execute(statement)
+    except BaseException:
+        # take_turns closes the runners it is given; these never got that far.
+        for runner in runners:
+            runner.close()
+        raise
     return take_turns(runners, n, block)
 
 
