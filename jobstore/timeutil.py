@@ -6,7 +6,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["as_utc", "format_timestamp", "normalize_timestamp", "now_timestamp", "parse_datetime"]
+__all__ = [
+    "as_aware",
+    "as_utc",
+    "format_timestamp",
+    "normalize_timestamp",
+    "now_timestamp",
+    "parse_datetime",
+]
 
 #: The layout ``format_timestamp`` writes; ``datetime.fromisoformat`` then
 #: refuses what the layout lets through (month 13, hour 24, February 30).
@@ -18,6 +25,16 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def as_aware(value: datetime) -> datetime:
+    """``value`` made aware (a naive one is taken as UTC), its offset kept.
+
+    For comparing instants: aware datetimes compare across offsets, and,
+    unlike ``as_utc``, nothing overflows at the ends of the datetime range
+    (``9999-12-31T23:59:59-01:00`` is later than any UTC datetime).
+    """
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def format_timestamp(value: datetime) -> str:

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlglot import exp
 
 from ..jsoncodec import has_utf8_form
-from ..timeutil import as_utc
+from ..timeutil import as_aware
 from . import dialect_sqlite as dialect
 from .caches import compile_pattern
 from .sqlbuild import (
@@ -201,7 +201,7 @@ def _ordering(symbol: str, test: Callable[[Any, Any], bool]) -> Operator:
             return False
         try:
             if isinstance(x, datetime):  # a naive datetime is UTC (QUERY.md §3)
-                x, v = as_utc(x), as_utc(v)
+                x, v = as_aware(x), as_aware(v)
             return test(x, v)
         except (OverflowError, TypeError):
             return False
