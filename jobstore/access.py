@@ -192,17 +192,20 @@ class AccessPolicy:
 
 
 _NONE: frozenset[str] = frozenset()
-_RESULT: frozenset[str] = frozenset({"result"})
+# A redacted result may also change result_encoding_error (when the result
+# cannot be redacted), so filters and order keys on it run on the redacted job too.
+_RESULT: frozenset[str] = frozenset({"result", "result_encoding_error"})
 _ARGUMENTS: frozenset[str] = frozenset({"arguments"})
-_BOTH: frozenset[str] = frozenset({"arguments", "result"})
+_BOTH: frozenset[str] = _ARGUMENTS | _RESULT
 
 
 def redacted_roots(caller: Caller | None, raw_result: bool | None) -> frozenset[str]:
     """The top-level job fields ``caller`` sees redacted, given ``extra.raw_result``.
 
-    ``raw_result`` is None when absent. Internal callers: ``{"result"}`` only if
-    ``raw_result`` is False. External callers: ``{"arguments"}`` if ``raw_result``
-    is True, else ``{"arguments", "result"}``. Any other ``raw_result`` (``1``,
+    ``raw_result`` is None when absent. Internal callers: the result fields
+    (``result`` and ``result_encoding_error``) only if ``raw_result`` is False.
+    External callers: ``{"arguments"}`` if ``raw_result`` is True, else
+    ``arguments`` and the result fields. Any other ``raw_result`` (``1``,
     ``"true"``) is a :class:`~jobstore.QueryError`, not a guess.
     """
     if raw_result is not None and not isinstance(raw_result, bool):

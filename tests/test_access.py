@@ -198,17 +198,21 @@ def test_matrix(kind: str, raw_result: bool | None) -> None:
     assert jobs == pristine
 
 
+# A redacted result may set result_encoding_error (when it cannot be redacted).
+RESULT_FIELDS = ("result", "result_encoding_error")
+
+
 @pytest.mark.parametrize(
     ("caller", "raw_result", "roots"),
     [
         (None, None, set()),
         (None, True, set()),
-        (None, False, {"result"}),
-        (Caller(username="a", roles=["FULL_ADMIN"]), None, {"arguments", "result"}),
+        (None, False, {"result", "result_encoding_error"}),
+        (Caller(username="a", roles=["FULL_ADMIN"]), None, {"arguments", *RESULT_FIELDS}),
         (Caller(username="a", roles=["FULL_ADMIN"]), True, {"arguments"}),
-        (Caller(username="a", roles=["FULL_ADMIN"]), False, {"arguments", "result"}),
+        (Caller(username="a", roles=["FULL_ADMIN"]), False, {"arguments", *RESULT_FIELDS}),
         (Caller(username="a", roles=[]), True, {"arguments"}),
-        (Caller(username="a", roles=[]), None, {"arguments", "result"}),
+        (Caller(username="a", roles=[]), None, {"arguments", *RESULT_FIELDS}),
     ],
 )
 def test_redacted_roots(caller: Caller | None, raw_result: bool | None, roots: set[str]) -> None:

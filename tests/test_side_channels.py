@@ -319,3 +319,36 @@ def test_random_secrets_and_operators_reveal_nothing(data: Any, secrets: list[An
             plan = store.explain([entry], options, ALICE)
             assert plan["residual"] == [entry]
             assert plan["params"] == [] or plan["params"] == ["alice"], plan
+
+
+@pytest.mark.parametrize(
+    ("credentials", "options"),
+    [(ALICE, {}), (None, {"extra": {"raw_result": False}})],
+    ids=["external", "internal-redacted"],
+)
+@pytest.mark.parametrize(
+    ("filters", "options_more"),
+    [
+        ([["result_encoding_error", "=", None]], {}),
+        ([["result_encoding_error", "!=", None]], {}),
+        ([["result_encoding_error", "^", "result could not"]], {}),
+        ([], {"order_by": ["-result_encoding_error"]}),
+        ([["result_encoding_error", "=", None]], {"count": True}),
+    ],
+)
+def test_result_encoding_error_is_queried_as_the_caller_sees_it(
+    tmp_path: Path, credentials: Any, options: dict[str, Any], filters: Any, options_more: Any
+) -> None:
+    """A result that cannot be redacted comes back as null with a result_encoding_error set:
+    filters, order and counts on that field act on what is returned, not on the stored null."""
+    with JobStore(tmp_path / "jobs.db") as store:
+        store.secrets.register(VAULT, result=Login)
+        for result in ([1, 2], {"pin": "1111"}, {"pin": "2222"}):  # the list fits no Login
+            job_id = store.create(VAULT, credentials=owned("alice"))
+            store.start(job_id)
+            store.succeed(job_id, result)
+        seen = store.get_jobs([], options, credentials)
+        assert isinstance(seen, list)
+        assert [job["result_encoding_error"] is None for job in seen] == [False, True, True]
+        query = {**options, **options_more}
+        assert store.get_jobs(filters, query, credentials) == filter_list(seen, filters, query)
