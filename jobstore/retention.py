@@ -60,22 +60,32 @@ class Retention:
         """Delete expired transient jobs and the finished jobs beyond ``max_finished``.
 
         ``now``: the finishing job's time_finished (None: the clock). The
-        finished count is one row kept by triggers, and both lookups walk an
-        index from its old end, so the cost is that of the rows deleted, not
-        of the table. ``notify``: collect REMOVED events with the jobs.
+        finished count is one row kept by triggers, and the lookups walk an
+        index from its old end (past the unfinished jobs' entries), so the
+        cost is that of the rows deleted, not of the table. ``notify``:
+        collect REMOVED events with the jobs.
         """
         if self.transient_grace > 0 or now is None:
             cutoff = datetime.now(UTC) - timedelta(seconds=self.transient_grace)
             now = format_timestamp(cutoff)
         # INDEXED BY here and below: without statistics the planner prefers
-        # (state, method) and would read every finished job.
+        # (state, method) and would read every finished job. A finished job
+        # without a time_finished (only an import can lack it) finished at an
+        # unknown time before now: its grace has passed, and it is the oldest.
         transient_sql = (
             "FROM jobs INDEXED BY jobs_transient_finished "
-            f"WHERE transient = 1 AND time_finished < ? AND state IN {FINISHED_SQL}"
+            "WHERE transient = 1 AND (time_finished IS NULL OR time_finished < ?) "
+            f"AND state IN {FINISHED_SQL}"
         )
-        finished, any_expired = conn.execute(
+        # The undated finished jobs sit at the index's NULL end among the
+        # unfinished ones (a daemon's few), which "IS NOT NULL" skips below.
+        undated_sql = (
+            "FROM jobs INDEXED BY jobs_time_finished "
+            f"WHERE time_finished IS NULL AND state IN {FINISHED_SQL} AND transient = 0"
+        )
+        finished, any_expired, any_undated = conn.execute(
             "SELECT (SELECT finished FROM job_counts WHERE id = 1), "
-            f"EXISTS (SELECT 1 {transient_sql})",
+            f"EXISTS (SELECT 1 {transient_sql}), EXISTS (SELECT 1 {undated_sql})",
             (now,),
         ).fetchone()
         if any_expired:
@@ -83,23 +93,19 @@ class Retention:
         excess = finished - self.max_finished
         if excess <= 0:
             return
-        # "IS NOT NULL" lets the index skip the NULL end (every WAITING/RUNNING
-        # job); finished jobs without a time_finished (only imported ones can
-        # lack it) go after all timed ones, oldest id first.
-        excess -= delete_jobs(
-            conn,
-            "SELECT id FROM jobs INDEXED BY jobs_time_finished "
-            f"WHERE time_finished IS NOT NULL AND state IN {FINISHED_SQL} AND transient = 0 "
-            "ORDER BY time_finished, id LIMIT ?",
-            (excess,),
-            outcome,
-            notify=notify,
-        )
+        # Oldest first, as ``order_by: ["time_finished"]`` lists them: the
+        # undated (oldest id first), then by time_finished and id.
+        if any_undated:
+            excess -= delete_jobs(
+                conn, f"SELECT id {undated_sql} ORDER BY id LIMIT ?", (excess,), outcome,
+                notify=notify,
+            )  # fmt: skip
         if excess > 0:
             delete_jobs(
                 conn,
-                f"SELECT id FROM jobs WHERE time_finished IS NULL AND state IN {FINISHED_SQL} "
-                "AND transient = 0 ORDER BY id LIMIT ?",
+                "SELECT id FROM jobs INDEXED BY jobs_time_finished "
+                f"WHERE time_finished IS NOT NULL AND state IN {FINISHED_SQL} AND transient = 0 "
+                "ORDER BY time_finished, id LIMIT ?",
                 (excess,),
                 outcome,
                 notify=notify,

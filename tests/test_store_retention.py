@@ -180,3 +180,33 @@ def test_a_bad_retention_setting_is_refused_when_given(
     with pytest.raises(ValueError, match=setting):
         setattr(store, setting, value)
     assert (store.max_finished, store.transient_grace) == (1000, 0.0)
+
+
+def test_finished_imports_without_time_finished_go_first(make_store: Make) -> None:
+    """An undated finished job finished at some unknown time before now: it is the oldest."""
+    store = make_store(max_finished=2)
+    dated = store.insert_many(
+        [{"method": "m", "state": "SUCCESS", "time_finished": "2026-01-01T00:00:00Z"}]
+    )
+    undated = store.insert_many([{"method": "m", "state": "FAILED"} for _ in range(2)])
+    assert store.prune() == undated[:1]
+    newest = _finish(store)
+    assert _ids(store) == [*dated, newest]
+    assert _finished_count(store) == 2
+    # The same order as a query asking for the oldest finished first.
+    store.insert_many([{"method": "m", "state": "ABORTED"}])
+    oldest = store.get_jobs([["state", "in", ["SUCCESS", "FAILED", "ABORTED"]]],
+                            {"order_by": ["time_finished"], "limit": 1, "get": True})  # fmt: skip
+    assert store.prune() == [oldest["id"]]
+
+
+def test_finished_transient_import_without_time_finished_is_removed(make_store: Make) -> None:
+    store = make_store(transient_grace=3600)
+    kept = store.insert_many(
+        [{"method": "m", "transient": True, "state": "SUCCESS",
+          "time_finished": "2999-01-01T00:00:00Z"},
+         {"method": "m", "transient": True, "state": "RUNNING"}]
+    )  # fmt: skip
+    undated = store.insert_many([{"method": "m", "transient": True, "state": "SUCCESS"}])
+    assert store.prune() == undated
+    assert _ids(store) == kept
