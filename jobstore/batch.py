@@ -13,13 +13,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from .errors import InvalidJob
 from .jsoncodec import JSONValueError
-from .models import Job
+from .models import ID_MAX, Job
 from .rows import job_to_row
 
 __all__ = ["describe_validation_error", "encode_batch"]
 
 _ADAPTER: TypeAdapter[list[Job]] = TypeAdapter(list[Job])
-_ID_MAX = 2**63 - 1
 
 
 def describe_validation_error(exc: ValidationError, offset: int = 0, *, prefix: str = "") -> str:
@@ -74,10 +73,11 @@ def encode_batch(
                 row = job_to_row(job)
             except JSONValueError as exc:
                 field = exc.where.partition("[")[0].partition(".")[0]
-                raise InvalidJob(f"job #{index}, field {field!r}: {exc}") from None
+                detail = exc.problem if exc.where == field else str(exc)
+                raise InvalidJob(f"job #{index}, field {field!r}: {detail}") from None
             job_id = row[0]
             if job_id is not None:
-                if not 1 <= job_id <= _ID_MAX:
+                if not 1 <= job_id <= ID_MAX:
                     raise InvalidJob(
                         f"job #{index}, field 'id': {job_id} is not a positive 64-bit id"
                     )

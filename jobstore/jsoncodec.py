@@ -12,14 +12,30 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JSONValueError", "check_json_value", "dumps", "has_utf8_form", "loads"]
+from .errors import InvalidJob
 
+__all__ = [
+    "MAX_DEPTH",
+    "JSONValueError",
+    "check_json_value",
+    "check_text",
+    "dumps",
+    "has_utf8_form",
+    "loads",
+    "safe_repr",
+    "storable_text",
+]
+
+#: Lists and objects nest at most this deep, in stored values and in filter values
+#: alike (so a filter can always spell a stored value); deeper is refused.
+MAX_DEPTH = 100
+_TOO_DEEP = f"lists and objects may nest at most {MAX_DEPTH} levels deep"
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
 
-class JSONValueError(ValueError):
-    """A value that cannot be stored as JSON exactly; ``where`` is its path."""
+class JSONValueError(InvalidJob):
+    """A value that cannot be stored exactly; ``where`` is its path."""
 
     def __init__(self, where: str, problem: str) -> None:
         super().__init__(f"{where}: {problem}")
@@ -36,15 +52,44 @@ def has_utf8_form(text: str) -> bool:
     return True
 
 
+_NO_UTF8 = "strings may not contain lone surrogates (they have no UTF-8 form)"
+
+
+def check_text(value: str | None, where: str) -> None:
+    """Raise JSONValueError if the text column value ``value`` cannot be sent to SQLite."""
+    if value is not None and not value.isascii() and not has_utf8_form(value):
+        raise JSONValueError(where, _NO_UTF8)
+
+
+def storable_text(text: str) -> str:
+    """``text`` with what no column can hold written as escapes: ``\\x00``, ``\\udcff``.
+
+    For text we record rather than refuse, such as a caught exception's
+    message (decoded with ``surrogateescape`` from a subprocess's output).
+    """
+    if not text.isascii() and not has_utf8_form(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")
+
+
+def safe_repr(value: object) -> str:
+    """``repr(value)``, or a stand-in when that raises (hostile ``__repr__``)."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object>"
+
+
 def check_json_value(value: Any, where: str = "$") -> None:
     """Raise JSONValueError if ``value`` is not JSON that SQLite reads back unchanged."""
-    found = _problem(value)
+    found = _problem(value, 0)  # a value that contains itself is too deep, too
     if found is not None:
         suffix, problem = found
-        raise JSONValueError(where + suffix, problem)
+        # A depth error's path would be a hundred steps long: name the field.
+        raise JSONValueError(where if problem is _TOO_DEEP else where + suffix, problem)
 
 
-def _problem(value: Any) -> tuple[str, str] | None:
+def _problem(value: Any, depth: int) -> tuple[str, str] | None:
     """None if ``value`` is fine, else (path below ``value``, what is wrong).
 
     The path is built only on the way out of an error: every job write checks
@@ -54,24 +99,32 @@ def _problem(value: Any) -> tuple[str, str] | None:
         return None
     kind = type(value)
     if kind is str:
-        return ("", "strings may not contain NUL characters") if "\x00" in value else None
+        if "\x00" in value:
+            return "", "strings may not contain NUL characters"
+        return None if value.isascii() or has_utf8_form(value) else ("", _NO_UTF8)
     if kind is int:
         return None if _INT64_MIN <= value <= _INT64_MAX else ("", "integers must fit in 64 bits")
     if kind is float:
         return None if math.isfinite(value) else ("", f"{value!r} has no JSON form")
     if kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            return "", _TOO_DEEP
         for index, item in enumerate(value):
-            found = _problem(item)
+            found = _problem(item, depth + 1)
             if found is not None:
                 return f"[{index}]{found[0]}", found[1]
         return None
     if kind is dict:
+        if depth >= MAX_DEPTH:
+            return "", _TOO_DEEP
         for key, item in value.items():
             if type(key) is not str:
-                return "", f"object keys must be strings, not {key!r}"
+                return "", f"object keys must be strings, not {safe_repr(key)}"
             if "\x00" in key:
                 return "", "object keys may not contain NUL characters"
-            found = _problem(item)
+            if not key.isascii() and not has_utf8_form(key):
+                return "", f"object keys: {_NO_UTF8}"
+            found = _problem(item, depth + 1)
             if found is not None:
                 return f".{key}{found[0]}", found[1]
         return None
@@ -80,7 +133,7 @@ def _problem(value: Any) -> tuple[str, str] | None:
         base: type[Any] = next(
             t for t in (bool, int, float, str, list, tuple, dict) if isinstance(value, t)
         )
-        return _problem(base(value))
+        return _problem(base(value), depth)
     return "", f"{type(value).__name__} is not a JSON type"
 
 

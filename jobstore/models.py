@@ -11,6 +11,7 @@ from .timeutil import normalize_timestamp
 
 __all__ = [
     "FINISHED_STATES",
+    "ID_MAX",
     "JOB_FIELDS",
     "ExcInfo",
     "Job",
@@ -22,8 +23,12 @@ __all__ = [
 
 JobState = Literal["WAITING", "RUNNING", "SUCCESS", "FAILED", "ABORTED"]
 FINISHED_STATES: frozenset[str] = frozenset({"SUCCESS", "FAILED", "ABORTED"})
+#: The highest job id: SQLite's largest rowid.
+ID_MAX = 2**63 - 1
 
-_STRICT = ConfigDict(extra="forbid", strict=True, frozen=False)
+# revalidate_instances: a model instance handed to insert_many may have been
+# changed after it was built (assignment is not validated), so it is checked again.
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=False, revalidate_instances="always")
 
 
 class Progress(BaseModel):

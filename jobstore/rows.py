@@ -68,7 +68,8 @@ def job_to_row(job: Job) -> tuple[Any, ...]:
     """Encode a validated Job as a row of ``SELECT_COLUMNS`` (``id`` may be None).
 
     Raises ``jsoncodec.JSONValueError`` (``where`` names the field, e.g.
-    ``result.a[2]``) when a JSON field holds a value SQLite could not read back.
+    ``result.a[2]``) when a JSON field holds a value SQLite could not read back,
+    or a text field a string SQLite cannot take (a lone surrogate).
     """
     # The field values straight from the model, not model_dump(): dumping
     # copies every nested value and cost more than validating the job. The
@@ -86,5 +87,7 @@ def job_to_row(job: Job) -> tuple[Any, ...]:
         elif kind == "bool":
             row.append(int(value))
         else:
+            if kind == "text":
+                jsoncodec.check_text(value, field)
             row.append(value)
     return tuple(row)

@@ -26,7 +26,7 @@ from .connection import Connections
 from .errors import IllegalTransition, InvalidJob, JobNotFound, JobStoreError
 from .events import Callback, Subscription, subscribe
 from .logs import LogFolder
-from .models import FINISHED_STATES, JOB_FIELDS, ExcInfo, Job
+from .models import FINISHED_STATES, ID_MAX, JOB_FIELDS, ExcInfo, Job
 from .permissions import abort_guard, check_abort, readable_job
 from .query import prepared
 from .query.compile import INTERNAL, View, ensure_pushable
@@ -276,6 +276,8 @@ class JobStore:
                 credentials=credentials,
                 message_ids=list(message_ids) if isinstance(message_ids, tuple) else message_ids,
             )
+            jsoncodec.check_text(job.method, "method")
+            jsoncodec.check_text(job.description, "description")
             dumps = jsoncodec.dumps
             creds = job.credentials
             values = (
@@ -300,7 +302,17 @@ class JobStore:
         sql = _CREATE_SQL
         if self._listeners and not transient:
             sql += f" RETURNING {SELECT_SQL}"
-        rows, cursor = self._conns.execute(sql, values)
+        try:
+            rows, cursor = self._conns.execute(sql, values)
+        except sqlite3.OperationalError as exc:
+            # AUTOINCREMENT reports an exhausted id space as a full database.
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                with self._conns.statement() as conn:
+                    if self._last_id(conn) >= ID_MAX:
+                        raise JobStoreError(
+                            f"no job id is left: the highest possible id, {ID_MAX}, is taken"
+                        ) from None
+            raise
         job_id = int(cursor.lastrowid or 0)
         if rows:
             self._notify("ADDED", job_id, row_to_job(rows[0]))
@@ -365,8 +377,8 @@ class JobStore:
         """
         try:
             result_text, encoding_error = jsoncodec.dumps(result, "result"), "null"
-        except (ValueError, RecursionError) as exc:
-            result_text, encoding_error = "null", jsoncodec.dumps(str(exc) or repr(exc))
+        except Exception as exc:  # a hostile __repr__ or __str__ raises anything
+            result_text, encoding_error = "null", jsoncodec.dumps(_message(exc))
         self._finish(
             job_id,
             "SUCCESS",
@@ -393,10 +405,12 @@ class JobStore:
         (explicit ``exception``/``exc_info`` arguments win).
         """
         if isinstance(error, BaseException):
+            # What a caught exception says is recorded, not refused: a NUL or a
+            # lone surrogate (output decoded with surrogateescape) becomes an escape.
             exc = error
-            error = str(exc) or type(exc).__name__
+            error = _message(exc)
             if exception is None:
-                exception = "".join(traceback.format_exception(exc))
+                exception = jsoncodec.storable_text("".join(traceback.format_exception(exc)))
             if exc_info is None:
                 exc_info = _exc_info(exc)
         if not isinstance(error, str):
@@ -534,6 +548,11 @@ class JobStore:
             raise InvalidJob(f"recover: state must be 'FAILED' or 'ABORTED', not {state!r}")
         if error is not None and not isinstance(error, str):
             raise InvalidJob(f"recover: error must be a string, not {error!r}")
+        if error is not None:
+            try:
+                jsoncodec.check_json_value(error, "error")
+            except jsoncodec.JSONValueError as exc:
+                raise InvalidJob(f"recover: {exc}") from None
         changed = []
         for runner, job in self._orphans():
             pid = runner_pid(runner)
@@ -598,6 +617,11 @@ class JobStore:
             next_id = max(self._last_id(conn), max(explicit, default=0)) + 1
             for index, row in enumerate(rows):
                 if row[0] is None:
+                    if next_id > ID_MAX:
+                        raise InvalidJob(
+                            f"job #{index}, field 'id': no id is left to give it "
+                            f"(the highest possible, {ID_MAX}, is taken)"
+                        )
                     rows[index] = (next_id, *row[1:])
                     next_id += 1
             for start in range(0, len(rows), batch_size):
@@ -722,7 +746,7 @@ class JobStore:
                 (row[_TRANSIENT], row[_LOGS_PATH]) if listening else (row[0], row[1])
             )
             if logs_path is not None:
-                text = self._logs.excerpt(job_id)
+                text = self._excerpt(job_id)
                 if text is not None:
                     row = conn.execute(
                         f"UPDATE jobs SET logs_excerpt = ? WHERE id = ? RETURNING {returning}",
@@ -737,21 +761,44 @@ class JobStore:
         self._after_commit(outcome)
         return True
 
+    def _excerpt(self, job_id: int) -> str | None:
+        """The log excerpt for a finishing job; None (and a logged error) if unreadable.
+
+        A log that cannot be read must not keep the job from finishing.
+        """
+        try:
+            return self._logs.excerpt(job_id)
+        except OSError:
+            logger.exception("could not read the log of job %s for its excerpt", job_id)
+            return None
+
     @staticmethod
     def _refusal(conn: sqlite3.Connection, job_id: int, action: str, rule: str) -> Exception:
         """The error for a transition the guard refused: unknown id or wrong state."""
-        row = conn.execute("SELECT state, abortable FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             return JobNotFound(f"job {job_id} does not exist")
-        state, abortable = row
-        detail = " and not abortable" if state == "RUNNING" and not abortable else ""
+        state = row[0]
+        # Only abort refuses a RUNNING job, and only for not being abortable.
+        detail = " and not abortable" if action == "abort" and state == "RUNNING" else ""
         return IllegalTransition(f"cannot {action} job {job_id}: it is {state}{detail}; {rule}")
 
 
 def _check_id(job_id: Any) -> int:
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise JobNotFound(f"job ids are integers, not {job_id!r}")
+    if not 0 <= job_id <= ID_MAX:  # SQLite could not even bind it: no such job
+        raise JobNotFound(f"job {job_id} does not exist")
     return job_id
+
+
+def _message(exc: BaseException) -> str:
+    """An exception's message as storable text (its type's name if it has none)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return jsoncodec.storable_text(text or type(exc).__name__)
 
 
 def _percent(percent: Any) -> int:
@@ -770,11 +817,11 @@ def _exc_info(exc: BaseException) -> dict[str, Any]:
     extra = getattr(exc, "extra", None)
     try:
         jsoncodec.check_json_value(extra, "exc_info.extra")
-    except (ValueError, RecursionError):
-        extra = repr(extra)
+    except jsoncodec.JSONValueError:
+        extra = jsoncodec.storable_text(jsoncodec.safe_repr(extra))
     return {
-        "repr": repr(exc),
-        "type": type(exc).__name__,
+        "repr": jsoncodec.storable_text(jsoncodec.safe_repr(exc)),
+        "type": jsoncodec.storable_text(type(exc).__name__),
         "errno": errno if type(errno) is int else None,
         "extra": extra,
     }

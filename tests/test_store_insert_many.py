@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from jobstore import InvalidJob
+from jobstore import InvalidJob, JobStoreError
 from jobstore.models import JOB_FIELDS, Job
 from jobstore.store import JobStore
 
@@ -86,6 +86,11 @@ def test_accepts_job_models_and_generators(store: JobStore) -> None:
         ({"method": "m", "arguments": ["a\x00b"]}, r"job #2, field 'arguments'.*arguments\[0\]"),
         ({"method": "m", "time_started": "yesterday"}, r"job #2, field 'time_started'"),
         ({"method": "m", "id": 0}, r"job #2, field 'id'"),
+        ({"method": "m", "id": 2**63}, r"job #2, field 'id'"),
+        ({"method": "pool.\ud800"}, r"job #2, field 'method': strings may not contain lone"),
+        ({"method": "m", "error": "x\udcff"}, r"job #2, field 'error': strings may not"),
+        ({"method": "m", "logs_excerpt": "\udcff"}, r"job #2, field 'logs_excerpt'"),
+        ({"method": "m", "result": {"k\ud800": 1}}, r"job #2, field 'result'.*surrogates"),
         ("not a job", r"job #2"),
     ],
 )  # fmt: skip
@@ -145,3 +150,27 @@ def test_get_jobs_output_can_be_imported_again(make_store: Any, tmp_path: Any) -
     assert target.insert_many(dump) == [job_id]
     assert target._select_all() == dump
     assert list(dump[0]) == list(JOB_FIELDS)
+
+
+def test_job_models_are_validated_again(store: JobStore) -> None:
+    """A model changed after it was built (assignment is not validated) is checked anew."""
+    late = Job(method="m")
+    late.time_finished = "yesterday"
+    with pytest.raises(InvalidJob, match=r"job #1, field 'time_finished'"):
+        store.insert_many([Job(method="ok"), late])
+    bogus = Job(method="m")
+    bogus.state = "BOGUS"  # type: ignore[assignment]
+    with pytest.raises(InvalidJob, match=r"job #0, field 'state'"):
+        store.insert_many([bogus])
+    assert store._select_all() == []
+
+
+def test_when_the_highest_id_is_taken_no_new_id_is_given(store: JobStore) -> None:
+    top = 2**63 - 1
+    assert store.insert_many([{"method": "last", "id": top}]) == [top]
+    with pytest.raises(InvalidJob, match=r"job #1, field 'id': no id is left"):
+        store.insert_many([{"method": "a", "id": 5}, {"method": "b"}])
+    with pytest.raises(JobStoreError, match="no job id is left"):
+        store.create("m")
+    assert [job["id"] for job in store._select_all()] == [top]
+    assert store.insert_many([{"method": "a", "id": 5}]) == [5]  # explicit ids still fit

@@ -294,3 +294,160 @@ def test_context_manager_closes(store_path: Any) -> None:
         job_id = store.create("a")
     with JobStore(store_path) as again:
         assert again.get_job(job_id)["method"] == "a"
+
+
+def _cyclic() -> list[Any]:
+    value: list[Any] = []
+    value.append(value)
+    return value
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+class _HostileRepr:
+    """A dict key whose repr raises: encoding a result must not depend on it."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+    def __hash__(self) -> int:
+        return 1
+
+
+class _SurrogateRepr:
+    def __repr__(self) -> str:
+        return "key\udcff"
+
+    def __hash__(self) -> int:
+        return 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"percent": 2**70},
+        {"percent": 1e20},
+        {"description": "a\x00b"},
+        {"description": "lone \ud800"},
+        {"extra": _cyclic()},
+        {"extra": _nested(5000)},
+        {"extra": {"k\udcff": 1}},
+    ],
+    ids=["huge-int", "huge-float", "nul", "surrogate", "cyclic", "deep", "surrogate-key"],
+)
+def test_set_progress_refuses_what_cannot_be_stored(
+    store: JobStore, kwargs: dict[str, Any]
+) -> None:
+    job_id = _running(store)
+    before = store._select_all()
+    with pytest.raises(InvalidJob):
+        store.set_progress(job_id, **kwargs)
+    assert store._select_all() == before
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "pool.\ud800"},
+        {"method": "m", "description": "x\udcff"},
+        {"method": "m", "arguments": [_cyclic()]},
+        {"method": "m", "arguments": _nested(5000)},
+    ],
+    ids=["surrogate-method", "surrogate-description", "cyclic", "deep"],
+)
+def test_create_refuses_what_cannot_be_stored(store: JobStore, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidJob):
+        store.create(**kwargs)
+    assert store._select_all() == []
+
+
+@pytest.mark.parametrize("error", ["a\x00b", "lone \ud800"])
+def test_fail_and_recover_refuse_an_unstorable_message(store: JobStore, error: str) -> None:
+    job_id = _running(store)
+    before = store._select_all()
+    with pytest.raises(InvalidJob, match="error"):
+        store.fail(job_id, error)
+    with pytest.raises(InvalidJob, match="error"):
+        store.recover(error=error)
+    assert store._select_all() == before
+
+
+@pytest.mark.parametrize(
+    ("message", "stored"),
+    [
+        # rsync output decoded with surrogateescape: the undecodable byte is kept as an escape
+        (b"rsync: \xff\n".decode("utf-8", "surrogateescape"), "rsync: \\udcff\n"),
+        ("a\x00b", "a\\x00b"),
+    ],
+    ids=["surrogateescape", "nul"],
+)
+def test_fail_with_records_any_exception_text(store: JobStore, message: str, stored: str) -> None:
+    """A caught exception is recorded, never refused: unstorable text becomes escapes."""
+    job_id = _running(store)
+    try:
+        raise RuntimeError(message)
+    except RuntimeError as caught:
+        exc = caught
+        store.fail_with(job_id, exc)
+    job = store.get_job(job_id)
+    assert (job["state"], job["error"]) == ("FAILED", stored)
+    assert job["exc_info"]["repr"] == repr(exc)  # repr escapes both already
+    assert "RuntimeError" in job["exception"]
+    job["exception"].encode("utf-8")  # storable text, whatever the exception said
+
+
+def test_fail_with_survives_an_exception_that_cannot_describe_itself(store: JobStore) -> None:
+    class Broken(Exception):
+        extra = _cyclic()
+
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    job_id = _running(store)
+    store.fail_with(job_id, Broken())
+    job = store.get_job(job_id)
+    assert (job["state"], job["error"]) == ("FAILED", "Broken")
+    assert job["exc_info"]["type"] == "Broken"
+    assert job["exc_info"]["repr"] == "<Broken object>"
+    assert job["exc_info"]["extra"] == "[[...]]"
+
+
+@pytest.mark.parametrize(
+    "result", [{_HostileRepr(): 1}, {_SurrogateRepr(): 1}], ids=["raising-repr", "surrogate-repr"]
+)
+def test_succeed_records_why_a_hostile_result_was_not_stored(store: JobStore, result: Any) -> None:
+    job_id = _running(store)
+    store.succeed(job_id, result)
+    job = store.get_job(job_id)
+    assert (job["state"], job["result"]) == ("SUCCESS", None)
+    assert "object keys must be strings" in job["result_encoding_error"]
+
+
+@pytest.mark.parametrize("job_id", [2**63, 2**100, -(2**63) - 1, -1])
+def test_ids_no_job_can_have_are_not_found(store: JobStore, job_id: int) -> None:
+    _running(store)
+    before = store._select_all()
+    for action in ("start", "succeed", "fail", "abort", "set_progress"):
+        with pytest.raises(JobNotFound, match=f"job {job_id} does not exist"):
+            _call(store, action, job_id)
+    with pytest.raises(JobNotFound):
+        store.get_job(job_id)
+    with pytest.raises(JobNotFound):
+        store.append_log(job_id, "x\n")
+    assert store._select_all() == before
+
+
+def test_refused_start_does_not_blame_abortable(store: JobStore) -> None:
+    job_id = _running(store)
+    with pytest.raises(IllegalTransition) as caught:
+        store.start(job_id)
+    assert "abortable" not in str(caught.value)
+    assert "it is RUNNING; only a WAITING job can start" in str(caught.value)

@@ -98,3 +98,18 @@ def test_excerpt_text_matches_the_file_rules() -> None:
     assert excerpt_text("") == ""
     assert excerpt_text("a\nb") == "a\nb"
     assert excerpt_text(_lines(22)).split("\n")[10] == "... 2 more lines ..."
+
+
+def test_an_unreadable_log_does_not_keep_the_job_from_finishing(
+    store: JobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = store.create("m")
+    store.start(job_id)
+    store.append_log(job_id, "line\n")
+    log = store.logs_dir / f"{job_id}.log"
+    log.unlink()
+    log.mkdir()  # reading it now fails with IsADirectoryError
+    store.succeed(job_id)
+    job = store.get_job(job_id)
+    assert (job["state"], job["logs_excerpt"]) == ("SUCCESS", None)
+    assert f"could not read the log of job {job_id}" in caplog.text

@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ValidationError
 
 from ..errors import QueryError
+from ..jsoncodec import MAX_DEPTH
 from ..models import QueryOptions
 from ..timeutil import parse_datetime
 from .caches import compile_pattern
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 MAX_OR_DEPTH = 3
+#: The ``extra`` keys of get_jobs (QUERY.md §5, §6).
+_JOBS_EXTRA = ("raw_result",)
 _NULLS_PREFIXES: tuple[tuple[str, Literal["first", "last"]], ...] = (
     ("nulls_first:", "first"),
     ("nulls_last:", "last"),
@@ -58,15 +61,30 @@ def _fail(position: Position, problem: str) -> QueryError:
     return QueryError(f"{position_text(position)}: {problem}")
 
 
+class _TooDeep(Exception):
+    """Raised by ``_plain``; the caller knows which entry to name."""
+
+
 def _plain(value: Any, depth: int = 0) -> Any:
-    """Tuples read as lists, as they would after a JSON round trip."""
-    if depth > 100:  # two frames a level: 500 overflowed the default stack under callers
-        raise QueryError("filter value nested too deeply")
+    """A copy with tuples read as lists, as they would after a JSON round trip.
+
+    Raises _TooDeep past ``MAX_DEPTH`` levels of lists and objects: no stored
+    value nests deeper (jsoncodec refuses it), and the limit keeps this and
+    the evaluator far from Python's recursion limit.
+    """
     if isinstance(value, tuple | list):
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
         return [_plain(item, depth + 1) for item in value]
     if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
         return {key: _plain(item, depth + 1) for key, item in value.items()}
     return value
+
+
+def _too_deep(where: str) -> QueryError:
+    return QueryError(f"{where}: lists and objects may nest at most {MAX_DEPTH} levels deep")
 
 
 def parse_filters(filters: Any) -> And:
@@ -153,7 +171,10 @@ def comparison_with(comparator: Comparator, value: Any) -> Comparison:
     (query.prepared) can take new values without parsing its path again.
     """
     if isinstance(value, list | tuple | dict):
-        value = _plain(value)
+        try:
+            value = _plain(value)
+        except _TooDeep:
+            raise _too_deep(position_text(comparator.position)) from None
     # The entry as given, rebuilt from our own copies: a remembered query
     # (query.prepared) must not show what a caller later wrote into its lists.
     source = [comparator.path_text, comparator.op_text, value]
@@ -251,7 +272,10 @@ def parse_options(options: Any) -> QueryOptions:
         raise QueryError(f"options must be an object, not {type(options).__name__}")
     if isinstance(options.get("select"), list | tuple):
         # Tuples read as lists, as in filters ([path, alias] may be a pair).
-        options = {**options, "select": _plain(options["select"])}
+        try:
+            options = {**options, "select": _plain(options["select"])}
+        except _TooDeep:
+            raise _too_deep("options.select") from None
     try:
         return QueryOptions.model_validate(options)
     except ValidationError as exc:
@@ -313,9 +337,18 @@ def _validate_options(options: Any) -> Options:
         offset=parsed.offset,
         limit=parsed.limit,
         force_sql_filters=parsed.force_sql_filters,
-        # A copy of our own: memoised options must not follow what a caller writes later.
-        extra=MappingProxyType(_plain(dict(parsed.extra))),
+        extra=_extra_copy(parsed.extra),
     )
+
+
+def _extra_copy(extra: dict[str, Any]) -> MappingProxyType[str, Any]:
+    """The keys of ``extra`` that jobs read (``raw_result``, a checked bool).
+
+    Unknown keys are ignored (QUERY.md §5): dropped here, so nothing in them,
+    however large or deep, is copied or checked, and memoised options never
+    hold on to a caller's objects.
+    """
+    return MappingProxyType({key: extra[key] for key in _JOBS_EXTRA if key in extra})
 
 
 def parse_query(filters: Any = None, options: Any = None) -> Query:

@@ -193,12 +193,40 @@ def test_deep_or_nesting_is_refused_not_recursion_error() -> None:
         jobstore.filter_list([], [entry])
 
 
+def _nested(depth: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
 def test_deeply_nested_value_is_refused_not_recursion_error() -> None:
-    value: Any = 1
-    for _ in range(5000):
-        value = [value]
-    with pytest.raises(QueryError):
-        jobstore.filter_list([{"id": 1}], [["id", "=", value]])
+    with pytest.raises(QueryError, match=re.escape("filters[1][1][0]: lists and objects")):
+        jobstore.filter_list(
+            [{"id": 1}], [["id", "=", 1], ["OR", [["id", "=", _nested(5000)]]]]
+        )
+
+
+def test_the_deepest_storable_value_can_be_queried(tmp_path: Any) -> None:
+    """Values nest at most 100 levels, stored or in a filter: a filter spells any stored value."""
+    with jobstore.JobStore(tmp_path / "deep.db") as store:
+        store.insert_many([{"method": "m", "result": _nested(100)}, {"method": "n"}])
+        with pytest.raises(jobstore.InvalidJob, match="result': lists and objects may nest"):
+            store.insert_many([{"method": "m", "result": _nested(101)}])
+        assert isinstance(_nested(100), list)
+        for filters in (
+            [["result", "=", _nested(100)]],
+            [["result.0", "=", _nested(99)]],
+            [["result", "rin", _nested(99)]],
+        ):
+            found = store.get_jobs(filters)
+            assert [job["method"] for job in found] == ["m"]
+            assert jobstore.filter_list(store.get_jobs(), filters) == found
+        for bad in ([["result", "=", _nested(101)]], [["result", "in", [_nested(100)]]]):
+            with pytest.raises(QueryError, match=re.escape("filters[0]: lists and objects")):
+                store.get_jobs(bad)
+            with pytest.raises(QueryError, match=re.escape("filters[0]: lists and objects")):
+                jobstore.filter_list([], bad)
 
 
 # --- the table: every malformed form the spec names ---------------------------------------

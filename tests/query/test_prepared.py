@@ -76,14 +76,24 @@ def test_a_tuple_never_passes_for_a_list(filled: jobstore.JobStore) -> None:
     )
 
 
-def test_remembered_options_keep_their_own_copy_of_extra() -> None:
+def test_remembered_options_hold_none_of_the_callers_extra() -> None:
+    """Unknown extra keys are ignored (QUERY.md §5): not kept, so not shared with the caller."""
     extra = {"raw_result": True, "note": ["mine"]}
     for _ in range(2):
         query = parse_query([], {"extra": extra})
+    extra["raw_result"] = False
     extra["note"].append("written later")
-    asked_again = parse_query([], {"extra": {"raw_result": True, "note": ["mine"]}})
-    assert asked_again.options.extra["note"] == ["mine"]
-    assert query.options.extra["note"] == ["mine"]
+    assert dict(query.options.extra) == {"raw_result": True}
+    assert dict(parse_query([], {"extra": {"note": 1}}).options.extra) == {}
+
+
+def test_unknown_extra_keys_may_hold_anything(filled: jobstore.JobStore) -> None:
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    everything = filled.get_jobs()
+    assert filled.get_jobs([], {"extra": {"other": deep, "raw_result": True}}) == everything
+    assert jobstore.filter_list(everything, [], {"extra": {"other": deep}}) == everything
 
 
 class Text(str):
