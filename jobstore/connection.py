@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -72,12 +73,18 @@ class Connections:
     """Open, hand out and close the connections of one database."""
 
     def __init__(
-        self, path: str, *, busy_timeout: float = 10.0, synchronous: str = "NORMAL"
+        self,
+        path: str,
+        *,
+        busy_timeout: float = 10.0,
+        synchronous: str = "NORMAL",
+        create: bool = True,
     ) -> None:
-        if synchronous.upper() not in _SYNCHRONOUS:
+        if not isinstance(synchronous, str) or synchronous.upper() not in _SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
         self.path = path
         self.memory = path in (":memory:", "")
+        self._create = create
         self.busy_timeout = busy_timeout
         self._synchronous = synchronous.upper()
         self._local = threading.local()
@@ -89,7 +96,7 @@ class Connections:
         # reads the store from inside a write does not deadlock.
         self.lock: threading.RLock | None = threading.RLock() if self.memory else None
         self._shared: sqlite3.Connection | None = None
-        first = self._open()
+        first = self._open(first=True)
         if self.memory:
             self._shared = first
         else:
@@ -103,17 +110,26 @@ class Connections:
 
     # -- connections -------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, *, first: bool = False) -> sqlite3.Connection:
         if self._closed:
             raise JobStoreError("the job store is closed")
+        existing_only = not self._create and not self.memory
         conn = sqlite3.connect(
-            self.path,
+            # mode=rw: open an existing file, never create one.
+            Path(self.path).absolute().as_uri() + "?mode=rw" if existing_only else self.path,
             timeout=self.busy_timeout,
             isolation_level=None,  # autocommit: we issue BEGIN IMMEDIATE ourselves
             check_same_thread=False,  # so close() may run on any thread
             cached_statements=256,
+            uri=existing_only,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        if first and not self.memory:
+            try:
+                self._retry(lambda: schema.check_is_job_store(conn, self.path, new_ok=self._create))
+            except BaseException:
+                conn.close()
+                raise
         if not self.memory:
             # Takes effect only on a file with no tables yet, so before the WAL switch.
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")

@@ -22,6 +22,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Migration",
     "apply_migrations",
+    "check_is_job_store",
     "migrations",
     "split_statements",
     "user_version",
@@ -95,6 +96,32 @@ def _has_code(text: str) -> bool:
 
 def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_is_job_store(conn: sqlite3.Connection, path: str, *, new_ok: bool) -> None:
+    """Refuse a database that is not a job store, before anything writes to it.
+
+    A job store has a ``jobs`` table and a ``user_version`` set by our
+    migrations. A database without tables is a new one: accepted when
+    ``new_ok``. Any other database belongs to another application: we do not
+    add tables to it, switch its journal mode or take its ``user_version``.
+    """
+    tables = sorted(
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    )
+    if not tables:
+        if not new_ok:
+            raise SchemaError(f"{path} is not a job store: it is an empty database")
+        return
+    if "jobs" not in tables or user_version(conn) == 0:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise SchemaError(
+            f"{path} is not a job store: it holds another application's tables ({shown}); "
+            "jobstore creates its schema only in a new or empty database"
+        )
 
 
 def apply_migrations(

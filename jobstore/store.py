@@ -97,6 +97,11 @@ class JobStore:
     Logs live in ``logs_dir`` (default ``<db path>.logs/``); for ``:memory:``
     a temporary folder that ``close()`` deletes.
 
+    Opening: a new file (or an empty database) gets the schema unless
+    ``create=False``, which opens only an existing job store. A database of
+    another application (tables of its own, no job store) raises SchemaError
+    and is left untouched.
+
     Durability: WAL with ``synchronous=NORMAL`` (see ``jobstore.connection``):
     a crashed process loses nothing; a power cut may lose the last commits
     but never corrupts the file. Pass ``synchronous="FULL"`` to fsync each commit.
@@ -111,11 +116,14 @@ class JobStore:
         logs_dir: str | os.PathLike[str] | None = None,
         busy_timeout: float = 10.0,
         synchronous: str = "NORMAL",
+        create: bool = True,
     ) -> None:
         self._retention = Retention(max_finished, transient_grace)  # ValueError if bad
-        self.path = os.fspath(path)
+        self.path = os.fsdecode(path)  # TypeError for what is not a path
         try:
-            self._conns = Connections(self.path, busy_timeout=busy_timeout, synchronous=synchronous)
+            self._conns = Connections(
+                self.path, busy_timeout=busy_timeout, synchronous=synchronous, create=create
+            )
         except sqlite3.DatabaseError as exc:  # missing folder, not a database, no permission
             raise JobStoreError(f"cannot open job store {self.path!r}: {exc}") from exc
         self._temporary_logs = logs_dir is None and self._conns.memory
