@@ -13,7 +13,10 @@ import click
 from ..errors import JobStoreError
 from ..store import JobStore
 
-__all__ = ["CLIError", "JobStoreGroup", "cli", "one_line", "open_store"]
+__all__ = ["TOO_DEEP", "CLIError", "JobStoreGroup", "cli", "one_line", "open_store"]
+
+#: Python's json parser recurses once per nesting level and gives up near 1000.
+TOO_DEEP = "JSON nested too deeply to read (arrays or objects about 1000 levels deep)"
 
 
 def one_line(text: object) -> str:
@@ -58,9 +61,13 @@ def cli() -> None:
 
 
 @contextmanager
-def open_store(path: str | os.PathLike[str]) -> Iterator[JobStore]:
-    """``with open_store(path) as store``: a JobStore closed however the command ends."""
-    store = JobStore(path)
+def open_store(path: str | os.PathLike[str], *, create: bool) -> Iterator[JobStore]:
+    """``with open_store(path, create=...) as store``: closed however the command ends.
+
+    ``create=False`` for the commands that read or change an existing store:
+    they refuse an empty file or another application's database, untouched.
+    """
+    store = JobStore(path, create=create)
     try:
         yield store
     finally:

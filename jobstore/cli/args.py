@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .app import CLIError
+from .app import TOO_DEEP, CLIError
 
 __all__ = [
     "caller",
@@ -32,6 +32,8 @@ def _parse_json(ctx: click.Context, param: click.Parameter, value: str | None) -
     except json.JSONDecodeError as exc:
         # A CLIError, not click's BadParameter: bad JSON is bad input (exit 1), not bad usage.
         raise CLIError(f"{param.opts[-1]} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CLIError(f"{param.opts[-1]}: {TOO_DEEP}") from None
 
 
 def json_argument(name: str, help_text: str) -> Callable[[F], F]:

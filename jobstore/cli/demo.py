@@ -60,7 +60,7 @@ def demo(db: str) -> None:
     nothing.
     """
     console = stdout()
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         before = store.get_jobs(options={"count": True})
         if before == 0:
             history = sample_history()
@@ -94,7 +94,6 @@ def demo(db: str) -> None:
             ]
         ),
         soft_wrap=True,
-        markup=False,
         highlight=False,
     )
 

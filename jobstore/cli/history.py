@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import InvalidJob
 from ..store import JobStore
-from .app import CLIError
+from .app import TOO_DEEP, CLIError
 from .output import stderr
 
 __all__ = ["History", "load", "read_history", "sample_history", "write_history"]
@@ -53,6 +53,8 @@ def _jsonl(path: Path) -> Iterator[Any]:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CLIError(f"{path}: line {number}: not valid JSON: {exc.msg}") from None
+            except RecursionError:
+                raise CLIError(f"{path}: line {number}: {TOO_DEEP}") from None
 
 
 def read_history(path: str | os.PathLike[str]) -> History:
@@ -68,6 +70,8 @@ def read_history(path: str | os.PathLike[str]) -> History:
             data = json.load(file)
     except json.JSONDecodeError as exc:
         raise CLIError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise CLIError(f"{path}: {TOO_DEEP}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CLIError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, list):

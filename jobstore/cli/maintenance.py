@@ -33,7 +33,7 @@ def recover(db: str, abort: bool) -> None:
     alone. The ids changed go to stdout, one per line.
     """
     state = "ABORTED" if abort else "FAILED"
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         ids = store.recover(state=state)
     for job_id in ids:
         click.echo(job_id)
@@ -49,7 +49,7 @@ def stats(db: str, output_format: str | None) -> None:
     Prints a table with one row per method and one column per state, with
     totals; --format json gives {"total", "by_state", "by_method"} instead.
     """
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         rows = cast(list[dict[str, Any]], store.get_jobs(options={"select": ["method", "state"]}))
     by_method: dict[str, Counter[str]] = {}
     for row in rows:

@@ -39,17 +39,18 @@ def stdout() -> Console:
     """A console on stdout (plain text when it is not a terminal).
 
     Piped output gets a wide page, not rich's default 80 columns: a file or a
-    pager is not squeezed, and a table keeps one line per row.
+    pager is not squeezed, and a table keeps one line per row. Never markup:
+    job data such as ``cannot mount [/mnt/tank]`` must print as it is.
     """
-    console = Console()
+    console = Console(markup=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = _PIPE_WIDTH
     return console
 
 
 def stderr() -> Console:
-    """A console on stderr, for progress bars and notes that must not mix with data."""
-    return Console(stderr=True)
+    """A console on stderr, for progress bars and notes that must not mix with data (no markup)."""
+    return Console(stderr=True, markup=False)
 
 
 def echo_json(value: Any) -> None:

@@ -37,7 +37,7 @@ def query(
     --role roles. The table shows the usual columns of whole jobs, or the
     selected fields; json and jsonl show everything.
     """
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         answer = store.get_jobs(filters, options, caller(as_user, roles))
     shape = pick_format(output_format, "table")
     if isinstance(answer, int):  # options.count
@@ -75,7 +75,7 @@ def explain(
     show the plan for that caller (its visibility rule, redacted fields).
     Nothing is read.
     """
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         explain_method = getattr(store, "explain", None)
         if explain_method is None:
             raise CLIError("this version of jobstore cannot explain queries")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 
+from ..store import JobStore
 from .app import CLIError, cli, existing_db, open_store
 from .history import load, read_history, write_history
 from .output import stderr
@@ -31,11 +34,17 @@ def import_history(db: str, file: str, batch_size: int) -> None:
     if it has one, and fields left out take a new job's defaults. The import
     is all or nothing: one job that does not fit the schema, or an id already
     in the store, stops it with an error naming the job and the field, and
-    nothing is written.
+    nothing is written (a DB the import created is removed again).
     """
     history = read_history(file)
-    with open_store(db) as store:
-        ids = load(store, history, batch_size=batch_size)
+    new = not os.path.exists(db)
+    try:
+        with open_store(db, create=True) as store:
+            ids = load(store, history, batch_size=batch_size)
+    except BaseException:
+        if new:
+            _remove_if_empty(db)
+        raise
     stderr().print(f"imported {len(ids)} jobs into {db}", highlight=False)
 
 
@@ -54,7 +63,7 @@ def export(db: str, out: str | None) -> None:
     with --out ending in .jsonl, as JSON lines. Importing the file into an
     empty store gives the same jobs with the same ids.
     """
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         jobs = store.get_jobs()
     if not isinstance(jobs, list):  # get_jobs without options always gives a list
         raise CLIError(f"get_jobs returned {type(jobs).__name__}, not a list of jobs")
@@ -66,3 +75,15 @@ def export(db: str, out: str | None) -> None:
     except OSError as exc:
         raise CLIError(f"cannot write {out}: {exc}") from None
     stderr().print(f"exported {len(jobs)} jobs to {out}", highlight=False)
+
+
+def _remove_if_empty(db: str) -> None:
+    """Delete the store a failed import created, unless another writer filled it meanwhile."""
+    try:
+        with JobStore(db, create=False) as store:
+            if store.get_jobs(options={"count": True}) != 0:
+                return
+    except Exception:
+        return  # not ours to judge: leave the file as it is
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(db + suffix).unlink(missing_ok=True)

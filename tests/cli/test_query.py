@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,51 @@ def test_explain_text_names_residual(run: Run, db: Path) -> None:
     assert "params: " in text
     assert "residual (evaluated in Python):" in text
     assert "arguments.0.password" in text
+
+
+MARKUP = {
+    "error": "cannot mount [/mnt/tank/share] [errno 2] no such file",
+    "description": "[link=https://example.com]click[/link] [bold red]now",
+}
+
+
+@pytest.mark.parametrize("options", [{}, {"get": True}, {"select": ["error", "description"]}])
+def test_tables_print_job_text_as_it_is(run: Run, tmp_path: Path, options: Any) -> None:
+    """Square brackets in job data are text, not console markup."""
+    (tmp_path / "h.json").write_text(json.dumps([{"method": "[bold]pool", **MARKUP}]))
+    run("import", "h.db", "h.json")
+    result = run("query", "h.db", "--options", json.dumps(options), "--format", "table")
+    text = " ".join(result.stdout.split())  # table cells may wrap
+    for value in ([MARKUP["error"]] if not options else MARKUP.values()):
+        assert " ".join(value.split()) in text, text
+    stats = run("stats", "h.db", "--format", "table").stdout
+    assert "[bold]pool" in stats
+
+
+def test_filters_nested_too_deeply_are_one_line_error(run: Run, db: Path) -> None:
+    result = run("query", db, "--filters", "[" * 20_000 + "]" * 20_000, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --filters: JSON nested too deeply")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["query", "stats", "export", "explain", "recover"])
+def test_commands_refuse_a_file_that_is_not_a_job_store(
+    run: Run, tmp_path: Path, command: str
+) -> None:
+    """Another application's database and an empty file are refused and left untouched."""
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE people (name TEXT)")
+    conn.commit()
+    conn.close()
+    (tmp_path / "empty.db").touch()
+    before = other.read_bytes()
+    for name, reason in (("other.db", "another application's tables"), ("empty.db", "empty")):
+        result = run(command, name, check=False)
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"error: {name} is not a job store")
+        assert reason in result.stderr
+    assert other.read_bytes() == before
+    assert (tmp_path / "empty.db").read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "other.db"]

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import Run, query_json
 
 
@@ -70,3 +72,21 @@ def test_export_jsonl(run: Run, db: Path, tmp_path: Path, history: list[dict[str
     run("export", db, "--out", "dump.jsonl")
     lines = (tmp_path / "dump.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == history
+
+
+def test_failed_import_into_a_new_file_leaves_no_file(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([{"method": "ok"}, {"method": 5}]), encoding="utf-8")
+    result = run("import", "new.db", path, check=False)
+    assert result.returncode == 1 and "job #1" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.jsonl"])
+def test_json_nested_too_deeply_is_one_line_error(run: Run, tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = run("import", "x.db", name, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {name}") and "nested too deeply" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "x.db").exists()
