@@ -10,13 +10,25 @@ from __future__ import annotations
 import io
 import os
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["EXCERPT_HEAD", "EXCERPT_TAIL", "LogFolder", "excerpt", "excerpt_text"]
+__all__ = [
+    "EXCERPT_HEAD",
+    "EXCERPT_LINE_BYTES",
+    "EXCERPT_TAIL",
+    "LogFolder",
+    "excerpt",
+    "excerpt_text",
+]
 
 EXCERPT_HEAD = 10
 EXCERPT_TAIL = 10
+#: Bytes of one log line kept in the excerpt: a job that writes megabytes
+#: without a newline must not make finishing it read them all into memory.
+EXCERPT_LINE_BYTES = 4096
+_SKIP_CHUNK = 1 << 16
 
 
 class LogFolder:
@@ -52,11 +64,12 @@ class LogFolder:
 def excerpt(path: Path) -> str | None:
     """First 10 and last 10 lines of a log file, or None when the file does not exist.
 
-    Streams the file, so a huge log costs time but not memory.
+    Streams the file, so a huge log costs time but not memory; a line longer
+    than ``EXCERPT_LINE_BYTES`` is cut, saying how many bytes were left out.
     """
     try:
         with open(path, "rb") as handle:
-            return _excerpt_lines(handle)
+            return _excerpt_lines(_capped_lines(handle))
     except FileNotFoundError:
         return None
 
@@ -69,7 +82,23 @@ def excerpt_text(text: bytes | str) -> str:
     """
     if isinstance(text, str):
         text = text.encode("utf-8", errors="surrogateescape")
-    return _excerpt_lines(io.BytesIO(text))
+    return _excerpt_lines(_capped_lines(io.BytesIO(text)))
+
+
+def _capped_lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``handle``, each cut to ``EXCERPT_LINE_BYTES`` (never more in memory)."""
+    while line := handle.readline(EXCERPT_LINE_BYTES + 1):
+        if len(line) <= EXCERPT_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        left_out = len(line) - EXCERPT_LINE_BYTES
+        while rest := handle.readline(_SKIP_CHUNK):
+            left_out += len(rest)
+            if rest.endswith(b"\n"):
+                left_out -= 2 if rest.endswith(b"\r\n") else 1  # the line end is not content
+                break
+        plural = "" if left_out == 1 else "s"
+        yield line[:EXCERPT_LINE_BYTES] + f"... ({left_out} more byte{plural})".encode()
 
 
 def _excerpt_lines(lines: Iterable[bytes]) -> str:

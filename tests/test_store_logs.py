@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from jobstore import IllegalTransition, JobNotFound
-from jobstore.logs import excerpt_text
+from jobstore.logs import EXCERPT_LINE_BYTES, excerpt_text
 from jobstore.store import JobStore
 
 
@@ -113,3 +114,42 @@ def test_an_unreadable_log_does_not_keep_the_job_from_finishing(
     job = store.get_job(job_id)
     assert (job["state"], job["logs_excerpt"]) == ("SUCCESS", None)
     assert f"could not read the log of job {job_id}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        (b"x" * EXCERPT_LINE_BYTES + b"\n", "x" * EXCERPT_LINE_BYTES),
+        (b"x" * (EXCERPT_LINE_BYTES + 1) + b"\n", "x" * EXCERPT_LINE_BYTES + "... (1 more byte)"),
+        (b"y" * (EXCERPT_LINE_BYTES + 70_000) + b"\r\n",
+         "y" * EXCERPT_LINE_BYTES + "... (70000 more bytes)"),
+    ],
+    ids=["at-the-cap", "one-over", "long-crlf"],
+)  # fmt: skip
+def test_a_long_line_is_cut_in_the_excerpt(line: bytes, kept: str) -> None:
+    assert excerpt_text(b"first\n" + line + b"last\n") == f"first\n{kept}\nlast"
+    many = b"".join(b"%d\n" % i for i in range(30))
+    assert excerpt_text(line + many).split("\n")[0] == kept  # the head
+    assert excerpt_text(many + line).split("\n")[-1] == kept  # the tail
+    unterminated = line.rstrip(b"\r\n")
+    assert excerpt_text(b"first\n" + unterminated) == f"first\n{kept}"
+
+
+def test_the_excerpt_of_a_huge_line_is_read_in_bounded_memory(store: JobStore) -> None:
+    """A runaway job writing 64 MiB without a newline: finishing it stays cheap."""
+    job_id = store.create("m")
+    store.start(job_id)
+    store.append_log(job_id, b"start\n")
+    with open(store.logs_dir / f"{job_id}.log", "ab") as log:
+        for _ in range(64):
+            log.write(b"\xff" * (1 << 20))
+    tracemalloc.start()
+    try:
+        store.succeed(job_id)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+    excerpt = store.get_job(job_id)["logs_excerpt"]
+    assert excerpt.endswith(f"... ({(64 << 20) - EXCERPT_LINE_BYTES} more bytes)")
+    assert excerpt.startswith("start\n\ufffd")
