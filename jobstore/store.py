@@ -98,9 +98,9 @@ class JobStore:
     a temporary folder that ``close()`` deletes.
 
     Opening: a new file (or an empty database) gets the schema unless
-    ``create=False``, which opens only an existing job store. A database of
-    another application (tables of its own, no job store) raises SchemaError
-    and is left untouched.
+    ``create=False``, which opens only an existing job store (``:memory:`` is
+    always new). A database of another application (tables of its own, no job
+    store) raises SchemaError and is left untouched.
 
     Durability: WAL with ``synchronous=NORMAL`` (see ``jobstore.connection``):
     a crashed process loses nothing; a power cut may lose the last commits
@@ -795,7 +795,7 @@ class JobStore:
 def _check_id(job_id: Any) -> int:
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise JobNotFound(f"job ids are integers, not {job_id!r}")
-    if not 0 <= job_id <= ID_MAX:  # SQLite could not even bind it: no such job
+    if not 0 <= job_id <= ID_MAX:  # no job has it (and SQLite could not bind most of them)
         raise JobNotFound(f"job {job_id} does not exist")
     return job_id
 
