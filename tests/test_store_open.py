@@ -14,6 +14,8 @@ import pytest
 import jobstore
 from jobstore.errors import SchemaError
 
+from .databases import foreign_database
+
 
 def test_missing_folder(tmp_path: Path) -> None:
     path = tmp_path / "no" / "such" / "folder" / "jobs.db"
@@ -49,15 +51,7 @@ def test_another_applications_database_is_refused_untouched(
     tmp_path: Path, jobs_table: bool, user_version: int
 ) -> None:
     """Tables of its own (even one called jobs, without our user_version): not a job store."""
-    path = tmp_path / "app.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE people (name TEXT)")
-    conn.execute("INSERT INTO people VALUES ('ann')")
-    if jobs_table:
-        conn.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY)")
-    conn.execute(f"PRAGMA user_version = {user_version}")
-    conn.commit()
-    conn.close()
+    path = foreign_database(tmp_path / "app.db", jobs_table=jobs_table, user_version=user_version)
     before = _state(path)
     with pytest.raises(SchemaError, match=r"app\.db is not a job store: .*people"):
         jobstore.JobStore(path)

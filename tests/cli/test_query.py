@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from jobstore import JobStore
 
+from ..databases import foreign_database
 from .conftest import Run, query_json
 
 
@@ -164,11 +164,7 @@ def test_commands_refuse_a_file_that_is_not_a_job_store(
     run: Run, tmp_path: Path, command: str
 ) -> None:
     """Another application's database and an empty file are refused and left untouched."""
-    other = tmp_path / "other.db"
-    conn = sqlite3.connect(other)
-    conn.execute("CREATE TABLE people (name TEXT)")
-    conn.commit()
-    conn.close()
+    other = foreign_database(tmp_path / "other.db")
     (tmp_path / "empty.db").touch()
     before = other.read_bytes()
     for name, reason in (("other.db", "another application's tables"), ("empty.db", "empty")):
