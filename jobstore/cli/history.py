@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import InvalidJob
@@ -92,16 +93,29 @@ def load(store: JobStore, history: History, *, batch_size: int = 5000) -> list[i
     """``store.insert_many`` the whole history in one call (all or nothing), with progress.
 
     The bar on stderr first follows validation (jobs read), then the writes
-    (insert_many's progress callback); it is hidden when stderr is not a terminal.
+    (insert_many's progress callback); only on a terminal.
     """
     console = stderr()
+    try:
+        if not console.is_terminal:
+            # No Progress at all: rich 13.0's disabled bar still printed a blank
+            # line, which broke the one-line error of a failed import.
+            return store.insert_many(history, batch_size=batch_size)
+        return _load_with_bar(store, history, batch_size, console)
+    except InvalidJob as exc:
+        raise CLIError(f"{history.name}: {_name_job(str(exc), history)}") from None
+
+
+def _load_with_bar(
+    store: JobStore, history: History, batch_size: int, console: Console
+) -> list[int]:
     columns = (
         TextColumn("{task.description:<10}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+    with Progress(*columns, console=console) as progress:
         reading = progress.add_task("reading", total=history.total)
         writing = progress.add_task("writing", total=history.total, visible=False)
 
@@ -113,10 +127,7 @@ def load(store: JobStore, history: History, *, batch_size: int = 5000) -> list[i
         def written(count: int) -> None:
             progress.update(writing, completed=count, visible=True)
 
-        try:
-            return store.insert_many(read(), batch_size=batch_size, progress=written)
-        except InvalidJob as exc:
-            raise CLIError(f"{history.name}: {_name_job(str(exc), history)}") from None
+        return store.insert_many(read(), batch_size=batch_size, progress=written)
 
 
 def _name_job(message: str, history: History) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
+
+from jobstore import JobStore
+from jobstore.cli import history as history_module
 
 from .conftest import Run, query_json
 
@@ -90,3 +95,22 @@ def test_json_nested_too_deeply_is_one_line_error(run: Run, tmp_path: Path, name
     assert result.stderr.startswith(f"error: {name}") and "nested too deeply" in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "x.db").exists()
+
+
+def test_import_on_a_terminal_shows_reading_and_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, history: list[dict[str, Any]]
+) -> None:
+    """In process, with stderr a (forced) terminal: the bar follows both phases."""
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=100, markup=False)
+    monkeypatch.setattr(history_module, "stderr", lambda: terminal)
+    with JobStore(tmp_path / "bar.db") as store:
+        ids = history_module.load(store, history_module.History("h", history, len(history)))
+        assert ids == [job["id"] for job in history]
+    shown = screen.getvalue()
+    assert "reading" in shown and "writing" in shown and f"{len(history)}/{len(history)}" in shown
+
+
+def test_import_to_a_pipe_writes_nothing_but_its_summary(run: Run, history_file: Path) -> None:
+    result = run("import", "piped.db", history_file)
+    assert result.stderr == "imported 80 jobs into piped.db\n"
