@@ -3,8 +3,10 @@
 At most ``max_finished`` finished non-transient jobs are kept, the oldest
 finished going first (as the reference daemon does); a transient job goes
 once it has finished and its grace period has passed. WAITING and RUNNING
-jobs are never deleted. What a deletion still owes after the commit (log
-files to remove, REMOVED events) is collected in an ``Outcome``.
+jobs are never deleted. ``None`` for either setting keeps those jobs (a
+history being analysed, not a daemon's working set). What a deletion still
+owes after the commit (log files to remove, REMOVED events) is collected in
+an ``Outcome``.
 """
 
 from __future__ import annotations
@@ -36,23 +38,36 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """How many finished jobs to keep, and how long a finished transient job stays."""
+    """How many finished jobs to keep, and how long a finished transient job stays.
 
-    max_finished: int = 1000
-    transient_grace: float = 0.0
+    ``max_finished=None``: no limit; ``transient_grace=None``: finished
+    transient jobs stay.
+    """
+
+    max_finished: int | None = 1000
+    transient_grace: float | None = 0.0
 
     def __post_init__(self) -> None:
         limit, grace = self.max_finished, self.transient_grace
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ValueError(f"max_finished must be an int >= 0, not {limit!r}")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ValueError(f"max_finished must be an int >= 0 or None, not {limit!r}")
+        if grace is None:
+            return
         if (
             isinstance(grace, bool)
             or not isinstance(grace, int | float)
             or not math.isfinite(grace)
             or grace < 0
         ):
-            raise ValueError(f"transient_grace must be >= 0 seconds, not {grace!r}")
+            raise ValueError(f"transient_grace must be >= 0 seconds or None, not {grace!r}")
         object.__setattr__(self, "transient_grace", float(grace))
+
+    @property
+    def removes_on_finish(self) -> bool:
+        """Whether a transient job is deleted in the very write that finishes it."""
+        return self.transient_grace is not None and self.transient_grace <= 0
 
     def prune(
         self, conn: sqlite3.Connection, outcome: Outcome, *, now: str | None, notify: bool
@@ -65,9 +80,11 @@ class Retention:
         cost is that of the rows deleted, not of the table. ``notify``:
         collect REMOVED events with the jobs.
         """
-        if self.transient_grace > 0 or now is None:
-            cutoff = datetime.now(UTC) - timedelta(seconds=self.transient_grace)
-            now = format_timestamp(cutoff)
+        grace, limit = self.transient_grace, self.max_finished
+        if grace is None and limit is None:
+            return
+        if grace is not None and (grace > 0 or now is None):
+            now = format_timestamp(datetime.now(UTC) - timedelta(seconds=grace))
         # INDEXED BY here and below: without statistics the planner prefers
         # (state, method) and would read every finished job. A finished job
         # without a time_finished (only an import can lack it) finished at an
@@ -88,9 +105,11 @@ class Retention:
             f"EXISTS (SELECT 1 {transient_sql}), EXISTS (SELECT 1 {undated_sql})",
             (now,),
         ).fetchone()
-        if any_expired:
+        if any_expired and grace is not None:
             delete_jobs(conn, f"SELECT id {transient_sql}", (now,), outcome)
-        excess = finished - self.max_finished
+        if limit is None:
+            return
+        excess = finished - limit
         if excess <= 0:
             return
         # Oldest first, as ``order_by: ["time_finished"]`` lists them: the

@@ -92,7 +92,8 @@ class JobStore:
     finished for ``transient_grace`` seconds (immediately by default, else on
     a later write). WAITING and RUNNING jobs are never pruned. ``insert_many``
     keeps an imported history as given; it is trimmed on the next finish or
-    by ``prune()``.
+    by ``prune()``. ``None`` turns either rule off (``max_finished=None,
+    transient_grace=None`` keeps every job: a history analysed offline).
 
     Logs live in ``logs_dir`` (default ``<db path>.logs/``); for ``:memory:``
     a temporary folder that ``close()`` deletes.
@@ -111,8 +112,8 @@ class JobStore:
         self,
         path: str | os.PathLike[str],
         *,
-        max_finished: int = 1000,
-        transient_grace: float = 0.0,
+        max_finished: int | None = 1000,
+        transient_grace: float | None = 0.0,
         logs_dir: str | os.PathLike[str] | None = None,
         busy_timeout: float = 10.0,
         synchronous: str = "NORMAL",
@@ -506,21 +507,21 @@ class JobStore:
     # -- retention ---------------------------------------------------------
 
     @property
-    def max_finished(self) -> int:
-        """Finished non-transient jobs kept (the oldest finished go first)."""
+    def max_finished(self) -> int | None:
+        """Finished non-transient jobs kept (the oldest finished go first); None: all."""
         return self._retention.max_finished
 
     @max_finished.setter
-    def max_finished(self, value: int) -> None:
+    def max_finished(self, value: int | None) -> None:
         self._retention = dataclasses.replace(self._retention, max_finished=value)
 
     @property
-    def transient_grace(self) -> float:
-        """Seconds a finished transient job stays before it is deleted."""
+    def transient_grace(self) -> float | None:
+        """Seconds a finished transient job stays before it is deleted; None: it stays."""
         return self._retention.transient_grace
 
     @transient_grace.setter
-    def transient_grace(self, value: float) -> None:
+    def transient_grace(self, value: float | None) -> None:
         self._retention = dataclasses.replace(self._retention, transient_grace=value)
 
     def prune(self) -> list[int]:
@@ -761,7 +762,7 @@ class JobStore:
                         (text, job_id),
                     ).fetchall()[0]
             retention = self._retention
-            if transient and retention.transient_grace <= 0:
+            if transient and retention.removes_on_finish:
                 delete_jobs(conn, "?", (job_id,), outcome)
             retention.prune(conn, outcome, now=now, notify=listening)
         if listening and not transient:

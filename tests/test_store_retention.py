@@ -210,3 +210,20 @@ def test_finished_transient_import_without_time_finished_is_removed(make_store: 
     undated = store.insert_many([{"method": "m", "transient": True, "state": "SUCCESS"}])
     assert store.prune() == undated
     assert _ids(store) == kept
+
+
+def test_none_turns_each_rule_off(make_store: Make) -> None:
+    keep_all = make_store(max_finished=None, transient_grace=None)
+    finished = [_finish(keep_all) for _ in range(5)]
+    transient = _finish(keep_all, transient=True)
+    assert keep_all.prune() == []
+    assert _ids(keep_all) == [*finished, transient]
+    assert (keep_all.max_finished, keep_all.transient_grace) == (None, None)
+    keep_all.max_finished = 2  # back on: the next write trims
+    assert keep_all.prune() == finished[:3]
+    keep_all.transient_grace = 0
+    assert keep_all.prune() == [transient]
+    no_limit = make_store(":memory:", max_finished=None)
+    kept = [_finish(no_limit) for _ in range(3)]
+    _finish(no_limit, transient=True)  # still removed when it finishes
+    assert _ids(no_limit) == kept

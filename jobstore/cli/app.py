@@ -61,13 +61,16 @@ def cli() -> None:
 
 
 @contextmanager
-def open_store(path: str | os.PathLike[str], *, create: bool) -> Iterator[JobStore]:
+def open_store(
+    path: str | os.PathLike[str], *, create: bool, **settings: Any
+) -> Iterator[JobStore]:
     """``with open_store(path, create=...) as store``: closed however the command ends.
 
     ``create=False`` for the commands that read or change an existing store:
     they refuse an empty file or another application's database, untouched.
+    ``settings`` go to ``JobStore`` as they are.
     """
-    store = JobStore(path, create=create)
+    store = JobStore(path, create=create, **settings)
     try:
         yield store
     finally:

@@ -30,10 +30,14 @@ def recover(db: str, abort: bool) -> None:
     host (or that was imported, and so has none) can never finish: this marks
     it FAILED with an "interrupted" error, or ABORTED with --abort, as a
     daemon does at start-up (store.recover). Jobs of live processes are left
-    alone. The ids changed go to stdout, one per line.
+    alone. The ids changed go to stdout, one per line. Nothing else changes:
+    retention is off here (an imported history keeps every job; a daemon's
+    store is trimmed by the daemon when it next finishes a job).
     """
     state = "ABORTED" if abort else "FAILED"
-    with open_store(db, create=False) as store:
+    # Finishing a job applies retention: with the defaults, recovering a
+    # 100k-job history would delete all but 1,000 finished jobs of it.
+    with open_store(db, create=False, max_finished=None, transient_grace=None) as store:
         ids = store.recover(state=state)
     for job_id in ids:
         click.echo(job_id)

@@ -37,3 +37,23 @@ def test_stats(run: Run, db: Path, history: list[dict[str, Any]]) -> None:
     table = run("stats", db, "--format", "table").stdout
     for method in by_method:
         assert method in table
+
+
+def test_recover_keeps_every_other_job_of_a_large_history(run: Run, tmp_path: Path) -> None:
+    """Retention is off for the command: more finished jobs than the library's default
+    max_finished (1000), and finished transient ones, all stay; only states change."""
+    jobs: list[dict[str, Any]] = [
+        {"id": i, "method": "pool.scrub", "state": "SUCCESS",
+         "time_finished": f"2026-11-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z"}
+        for i in range(1, 1201)
+    ]  # fmt: skip
+    jobs += [
+        {"id": 1201, "method": "core.ping", "transient": True, "state": "SUCCESS"},
+        {"id": 1202, "method": "pool.scrub", "state": "RUNNING"},
+    ]
+    (tmp_path / "big.json").write_text(json.dumps(jobs), encoding="utf-8")
+    run("import", "big.db", "big.json")
+    assert run("recover", "big.db").stdout.split() == ["1202"]
+    states = query_json(run, tmp_path / "big.db", None, {"select": ["id", "state"]})
+    assert [job["id"] for job in states] == list(range(1, 1203))
+    assert states[-1]["state"] == "FAILED"
