@@ -33,6 +33,7 @@ __all__ = [
     "job_owner",
     "redact_job",
     "redacted_roots",
+    "view_redacted_roots",
 ]
 
 #: The role that sees every job. Compared exactly: "full_admin" is not it.
@@ -200,7 +201,7 @@ _BOTH: frozenset[str] = _ARGUMENTS | _RESULT
 
 
 def redacted_roots(caller: Caller | None, raw_result: bool | None) -> frozenset[str]:
-    """The top-level job fields ``caller`` sees redacted, given ``extra.raw_result``.
+    """The job fields ``caller`` sees redacted in its own jobs, given ``extra.raw_result``.
 
     ``raw_result`` is None when absent. Internal callers: the result fields
     (``result`` and ``result_encoding_error``) only if ``raw_result`` is False.
@@ -213,6 +214,36 @@ def redacted_roots(caller: Caller | None, raw_result: bool | None) -> frozenset[
     if caller is None:
         return _RESULT if raw_result is False else _NONE
     return _ARGUMENTS if raw_result is True else _BOTH
+
+
+def view_redacted_roots(
+    caller: Caller | None, raw_result: bool | None, reads_others: bool
+) -> frozenset[str]:
+    """The fields to keep out of SQL for a whole query: redacted in any job it returns.
+
+    ``reads_others``: a non-admin caller that also sees jobs it does not own
+    (a method reader). ``raw_result`` unlocks only its own jobs' results
+    (QUERY.md §6), so the result is raw in some rows and redacted in others.
+    """
+    roots = redacted_roots(caller, raw_result)
+    if reads_others and caller is not None and not caller.is_admin:
+        return roots | _RESULT
+    return roots
+
+
+def _job_roots(
+    job: Mapping[str, Any], caller: Caller | None, raw_result: bool | None
+) -> frozenset[str]:
+    """The fields ``caller`` sees redacted in ``job``: raw results only in its own jobs."""
+    roots = redacted_roots(caller, raw_result)
+    if (
+        "result" not in roots
+        and caller is not None
+        and not caller.is_admin
+        and job_owner(job) != caller.username
+    ):
+        return roots | _RESULT
+    return roots
 
 
 def _redaction_failure(exc: Exception) -> str:
@@ -230,12 +261,14 @@ def redact_job(
 ) -> dict[str, Any]:
     """A new job dict as ``caller`` may see it (``job`` itself is left unchanged).
 
-    Fields named by :func:`redacted_roots` are redacted. A result that cannot be
+    Fields named by :func:`redacted_roots` are redacted, and the result of a job
+    a non-admin caller does not own (one a method reader sees) whatever
+    ``raw_result`` says. A result that cannot be
     redacted comes back as ``None`` with ``result_encoding_error`` set to a string
     saying why; the raw value is never returned in its place. Unchanged values are
     shared with ``job``, not copied.
     """
-    roots = redacted_roots(caller, raw_result)
+    roots = _job_roots(job, caller, raw_result)
     out = dict(job)
     if not roots:
         return out

@@ -20,7 +20,7 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from . import jsoncodec
-from .access import AccessPolicy, Caller, redact_job, redacted_roots
+from .access import AccessPolicy, Caller, redact_job, view_redacted_roots
 from .batch import encode_batch
 from .connection import Connections
 from .errors import IllegalTransition, InvalidJob, JobNotFound, JobStoreError
@@ -237,7 +237,9 @@ class JobStore:
             return _DAEMON_VIEW  # the daemon itself: every row, raw values
         raw_result = extra.get("raw_result")
         caller = Caller.parse(credentials)
-        redacted = redacted_roots(caller, raw_result)
+        visibility = self.access.visibility(caller)
+        reads_others = visibility is not None and bool(visibility.methods)
+        redacted = view_redacted_roots(caller, raw_result, reads_others)
         transform: Transform | None = None
         if redacted:
             secrets = self.secrets
@@ -245,7 +247,6 @@ class JobStore:
             def transform(job: dict[str, Any]) -> dict[str, Any]:
                 return redact_job(job, caller, raw_result, secrets)
 
-        visibility = self.access.visibility(caller)
         if visibility is None:
             return View(redacted=redacted), transform
         view = View(

@@ -185,8 +185,10 @@ def test_matrix(kind: str, raw_result: bool | None) -> None:
 
     internal = caller is None
     raw_args = internal
-    raw_res = raw_result is not False if internal else raw_result is True
     for job in seen:
+        # raw_result unlocks an external caller's own results only (FULL_ADMIN: all).
+        unlocked = caller is not None and (caller.is_admin or job_owner(job) == caller.username)
+        raw_res = raw_result is not False if internal else raw_result is True and unlocked
         out = redact_job(job, caller, raw_result, None)
         assert out is not job
         assert out["arguments"] == (RAW_ARGUMENTS if raw_args else REDACTED_ARGUMENTS)

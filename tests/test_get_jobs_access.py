@@ -107,11 +107,16 @@ RAW_RESULT: dict[str, dict[str, Any]] = {
 
 
 def expected_values(caller: str, raw: str, name: str) -> tuple[list[Any], Any]:
-    """(arguments, result) QUERY.md §6 promises this caller for this job."""
-    _, _, raw_args, red_args, raw_res, red_res = JOBS[name]
+    """(arguments, result) QUERY.md §6 promises this caller for this job.
+
+    ``raw_result: true`` unlocks an external caller's own jobs' results (all of
+    them for FULL_ADMIN), never those a method reader sees of other users.
+    """
+    _, owner, raw_args, red_args, raw_res, red_res = JOBS[name]
     if caller == "internal":
         return raw_args, red_res if raw == "false" else raw_res
-    return red_args, raw_res if raw == "true" else red_res
+    unlocked = raw == "true" and (caller == "admin" or owner == caller)
+    return red_args, raw_res if unlocked else red_res
 
 
 def build_world(store: JobStore) -> dict[str, int]:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobstore import JobNotFound, JobStore, MatchNotFound, filter_list
-from tests.test_get_jobs_access import ALICE, BOB, JOBS, VAULT, Login, build_world, owned
+from tests.test_get_jobs_access import ALICE, BOB, EVE, JOBS, VAULT, Login, build_world, owned
 
 R = "********"
 BASE_OPS = ["=", "!=", "<", "<=", ">", ">=", "~", "in", "nin", "rin", "rnin",
@@ -352,3 +352,30 @@ def test_result_encoding_error_is_queried_as_the_caller_sees_it(
         assert [job["result_encoding_error"] is None for job in seen] == [False, True, True]
         query = {**options, **options_more}
         assert store.get_jobs(filters, query, credentials) == filter_list(seen, filters, query)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [["result.secret", "=", "s-bob"]],
+        [["result.secret", "^", "s-"]],
+        [["result.secret", "!=", R]],
+        [["arguments.1.passphrase", "=", "pp-bob"]],
+    ],
+)
+def test_raw_result_does_not_unlock_jobs_a_method_reader_does_not_own(
+    world: Any, filters: Any
+) -> None:
+    """QUERY.md §6: raw_result gives a caller its *own* jobs' raw results. Eve reads every
+    pool.scrub job through a role, owns none: bob's secret stays redacted and unfilterable."""
+    store, ids = world
+    raw = {"extra": {"raw_result": True}}
+    seen = store.get_jobs([], raw, EVE)
+    assert [job["id"] for job in seen] == [ids["bob_scrub"]]
+    assert seen[0]["result"] == {"errors": 0, "secret": R}
+    assert store.get_job(ids["bob_scrub"], EVE, raw_result=True)["result"]["secret"] == R
+    assert store.get_jobs(filters, raw, EVE) == filter_list(seen, filters, raw) == []
+    assert store.get_jobs(filters, {**raw, "count": True}, EVE) == 0
+    plan = store.explain(filters, raw, EVE)
+    assert plan["residual"] == filters  # left to Python, on the redacted job
+    assert filters[0][2] not in plan["params"]
