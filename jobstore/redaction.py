@@ -27,7 +27,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, Secret, SecretBytes, SecretStr
+from pydantic import BaseModel, RootModel, Secret, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 
 from .errors import JobStoreError
@@ -149,6 +149,36 @@ _SEQUENCE_ORIGINS = (
     abc.Collection,
 )
 _MAPPING_ORIGINS = (dict, abc.Mapping, abc.MutableMapping)
+#: Qualifiers that say something about a field, not its type: the type is inside.
+_QUALIFIER_NAMES = frozenset({"Required", "NotRequired", "ReadOnly", "ClassVar", "Final"})
+
+
+def _unqualified(tp: Any) -> Any:
+    """``tp`` without ``NotRequired[...]``-like qualifiers, ``NewType``s and type aliases.
+
+    By name and attribute, so that typing's and typing_extensions' versions
+    of each (TypedDict qualifiers, ``TypeAliasType``) are all recognised.
+    """
+    while True:
+        origin = get_origin(tp)
+        if origin is not None and getattr(origin, "_name", None) in _QUALIFIER_NAMES:
+            tp = get_args(tp)[0]
+        elif isinstance(tp, typing.NewType):
+            tp = tp.__supertype__
+        elif type(tp).__name__ == "TypeAliasType" and hasattr(tp, "__value__"):
+            tp = tp.__value__
+        else:
+            return tp
+
+
+def _is_typeddict(tp: Any) -> bool:
+    """A TypedDict class from typing or typing_extensions (typing's check knows only its own)."""
+    return (
+        isinstance(tp, type)
+        and issubclass(tp, dict)
+        and hasattr(tp, "__required_keys__")
+        and hasattr(tp, "__optional_keys__")
+    )
 
 
 class _ShapeBuilder:
@@ -156,6 +186,7 @@ class _ShapeBuilder:
         self._records: dict[type, _Fields] = {}
 
     def shape(self, tp: Any) -> frozenset[_Node]:
+        tp = _unqualified(tp)
         if tp is None or tp is type(None):
             # Declares nothing, and must not make a union lenient: null always fits.
             return _EMPTY
@@ -169,8 +200,11 @@ class _ShapeBuilder:
             return frozenset().union(*(self.shape(arg) for arg in args))
         if _is_secret_type(tp) or _is_secret_type(origin):
             return frozenset({_SECRET})
+        if isinstance(tp, type) and issubclass(tp, RootModel):
+            # Its data is the root value itself, not an object with a "root" key.
+            return self.shape(tp.model_fields["root"].annotation)
         if isinstance(tp, type) and (
-            issubclass(tp, BaseModel) or dataclasses.is_dataclass(tp) or typing.is_typeddict(tp)
+            issubclass(tp, BaseModel) or dataclasses.is_dataclass(tp) or _is_typeddict(tp)
         ):
             return frozenset({self._record(tp)})
         if origin in _SEQUENCE_ORIGINS:

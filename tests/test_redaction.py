@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from typing import Annotated, Any, Optional, TypedDict
+from typing import Annotated, Any, NewType, NotRequired, Optional, Required, TypedDict
 
 import pytest
+import typing_extensions
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import AliasChoices, BaseModel, Field, Secret, SecretBytes, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, RootModel, Secret, SecretBytes, SecretStr
 
 from jobstore.errors import JobStoreError
 from jobstore.redaction import (
@@ -232,12 +233,59 @@ class TypedKey(TypedDict):
     note: str
 
 
-@pytest.mark.parametrize("cls", [DataKey, TypedKey])
-def test_dataclasses_and_typeddicts(cls: type) -> None:
+class ExtensionsKey(typing_extensions.TypedDict):
+    """The TypedDict pydantic asks for on Python < 3.12; typing.is_typeddict misses it."""
+
+    seed: SecretStr
+    note: str
+
+
+class QualifiedKey(TypedDict, total=False):
+    seed: Required[SecretStr]
+    note: NotRequired[str]
+
+
+class ExtensionsQualifiedKey(typing_extensions.TypedDict):
+    seed: typing_extensions.ReadOnly[SecretStr]
+    note: typing_extensions.NotRequired[str]
+
+
+Seed = NewType("Seed", SecretStr)
+SeedAlias = typing_extensions.TypeAliasType("SeedAlias", SecretStr)
+
+
+class NewTypeKey(BaseModel):
+    seed: Seed
+    note: str
+
+
+class AliasKey(BaseModel):
+    seed: SeedAlias
+    note: str
+
+
+class RootKeys(RootModel[list[NewTypeKey]]):
+    pass
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [DataKey, TypedKey, ExtensionsKey, QualifiedKey, ExtensionsQualifiedKey, NewTypeKey, AliasKey],
+)
+def test_dataclasses_typeddicts_and_wrapped_secret_types(cls: type) -> None:
+    """Every way pydantic accepts of typing a secret field declares it secret here too."""
     registry = _registry(result=list[cls])
     assert redact_result("m", [{"seed": "s", "note": "n"}], registry) == [
         {"seed": REDACTED, "note": "n"}
     ]
+
+
+def test_a_root_model_declares_its_root_value() -> None:
+    registry = _registry(result=RootKeys, arguments=[RootKeys])
+    value = [{"seed": "s", "note": "n"}, {"seed": "t", "note": "m"}]
+    redacted = [{"seed": REDACTED, "note": "n"}, {"seed": REDACTED, "note": "m"}]
+    assert redact_result("m", value, registry) == redacted
+    assert redact_arguments("m", [value], registry) == [redacted]
 
 
 class Node(BaseModel):
