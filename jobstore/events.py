@@ -16,7 +16,9 @@ and turns each committed change into ``callback(kind, job)``, where ``kind`` is
 
 Transient jobs send no events (the store never reports them). Each subscriber
 gets its own deep copy, so a callback that mutates its job cannot change what
-another subscriber (or the store) sees.
+another subscriber (or the store) sees. Events arrive in the order their
+changes were committed, also when several threads write (``jobstore.delivery``),
+and a write returns once its events have been delivered.
 
 >>> from jobstore import JobStore
 >>> store = JobStore(":memory:")

@@ -23,6 +23,7 @@ from . import jsoncodec
 from .access import AccessPolicy, Caller, redact_job, view_redacted_roots
 from .batch import encode_batch
 from .connection import Connections
+from .delivery import Delivery, Listener
 from .errors import IllegalTransition, InvalidJob, JobNotFound, JobStoreError
 from .events import Callback, Subscription, subscribe
 from .logs import LogFolder
@@ -43,9 +44,6 @@ from .timeutil import now_timestamp
 __all__ = ["JobStore", "Listener"]
 
 logger = logging.getLogger(__name__)
-
-#: ``listener(kind, job_id, job)``: kind is "ADDED", "CHANGED" or "REMOVED".
-Listener = Callable[[str, int, "dict[str, Any] | None"], None]
 
 _UNFINISHED_SQL = "('WAITING', 'RUNNING')"
 _INSERT_SQL = f"INSERT INTO jobs ({SELECT_SQL}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
@@ -139,8 +137,12 @@ class JobStore:
         #: Who may read which jobs (per-method read roles), and which values are secret.
         self.access = AccessPolicy()
         self.secrets = SecretsRegistry()
-        #: Called after every committed change; see ``_notify``.
+        #: Called after every committed change, in commit order (``jobstore.delivery``):
+        #: ``listener(kind, job_id, job)``, kind "ADDED", "CHANGED" or "REMOVED" (also
+        #: for retention), job as it is after the change (REMOVED: when deleted).
+        #: Transient jobs are never reported; a listener that raises is logged.
         self._listeners: list[Listener] = []
+        self._events = Delivery(self._listeners)
 
     # -- connections and transactions -------------------------------------
 
@@ -312,20 +314,22 @@ class JobStore:
         sql = _CREATE_SQL
         if self._listeners and not transient:
             sql += f" RETURNING {SELECT_SQL}"
-        try:
-            rows, cursor = self._conns.execute(sql, values)
-        except sqlite3.OperationalError as exc:
-            # AUTOINCREMENT reports an exhausted id space as a full database.
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-                with self._conns.statement() as conn:
-                    if self._last_id(conn) >= ID_MAX:
-                        raise JobStoreError(
-                            f"no job id is left: the highest possible id, {ID_MAX}, is taken"
-                        ) from None
-            raise
-        job_id = int(cursor.lastrowid or 0)
-        if rows:
-            self._notify("ADDED", job_id, row_to_job(rows[0]))
+        with self._events.ordered():
+            try:
+                rows, cursor = self._conns.execute(sql, values)
+            except sqlite3.OperationalError as exc:
+                # AUTOINCREMENT reports an exhausted id space as a full database.
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    with self._conns.statement() as conn:
+                        if self._last_id(conn) >= ID_MAX:
+                            raise JobStoreError(
+                                f"no job id is left: the highest possible id, {ID_MAX}, is taken"
+                            ) from None
+                raise
+            job_id = int(cursor.lastrowid or 0)
+            if rows:
+                self._events.put("ADDED", job_id, row_to_job(rows[0]))
+        self._events.deliver()
         return job_id
 
     def start(self, job_id: int) -> None:
@@ -482,7 +486,14 @@ class JobStore:
         if not isinstance(data, bytes | str):
             raise InvalidJob(f"log data must be bytes or str, not {type(data).__name__}")
         job_id = _check_id(job_id)
-        changed = None
+        with self._events.ordered():
+            changed = self._append_log(job_id, data)
+            if changed and self._listeners and changed[_TRANSIENT] != 1:
+                self._events.put("CHANGED", job_id, row_to_job(changed))
+        self._events.deliver()
+
+    def _append_log(self, job_id: int, data: bytes | str) -> Any:
+        """Append in a write transaction; the job's new row if logs_path was just set."""
         with self._write() as conn:
             # Inside the write lock, so a finishing transition (which reads the
             # log for its excerpt under the same lock) never misses a line.
@@ -497,13 +508,12 @@ class JobStore:
                     "a finished job's log is closed"
                 )
             path = self._logs.append(job_id, data)
-            if row[1] is None:
-                changed = conn.execute(
-                    f"UPDATE jobs SET logs_path = ? WHERE id = ? RETURNING {SELECT_SQL}",
-                    (str(path), job_id),
-                ).fetchall()
-        if changed and self._listeners and changed[0][_TRANSIENT] != 1:
-            self._notify("CHANGED", job_id, row_to_job(changed[0]))
+            if row[1] is not None:
+                return None
+            return conn.execute(
+                f"UPDATE jobs SET logs_path = ? WHERE id = ? RETURNING {SELECT_SQL}",
+                (str(path), job_id),
+            ).fetchone()
 
     # -- retention ---------------------------------------------------------
 
@@ -528,19 +538,26 @@ class JobStore:
     def prune(self) -> list[int]:
         """Apply retention now (it also runs whenever a job finishes); return deleted ids."""
         outcome = Outcome()
-        with self._write() as conn:
-            self._retention.prune(conn, outcome, now=None, notify=bool(self._listeners))
+        with self._events.ordered():
+            with self._write() as conn:
+                self._retention.prune(conn, outcome, now=None, notify=bool(self._listeners))
+            self._queue_events(outcome)
         self._after_commit(outcome)
         return outcome.removed
 
+    def _queue_events(self, outcome: Outcome) -> None:
+        """Queue a committed write's events (inside ``self._events.ordered()``)."""
+        for kind, job_id, job in outcome.events:
+            self._events.put(kind, job_id, job)
+
     def _after_commit(self, outcome: Outcome) -> None:
+        """Delete the logs of deleted jobs, then deliver the queued events."""
         for job_id in outcome.logs:
             try:
                 self._logs.remove(job_id)
             except OSError:
                 logger.exception("could not delete the log of pruned job %s", job_id)
-        for kind, job_id, job in outcome.events:
-            self._notify(kind, job_id, job)
+        self._events.deliver()
 
     # -- recovery ----------------------------------------------------------
 
@@ -622,6 +639,23 @@ class JobStore:
         rows, explicit = encode_batch(jobs)
         if not rows:
             return []
+        with self._events.ordered():
+            self._insert_rows(rows, explicit, batch_size, progress)
+            if self._listeners:
+                for row in rows:
+                    if row[_TRANSIENT] != 1:
+                        self._events.put("ADDED", row[0], row_to_job(row))
+        self._events.deliver()
+        return [row[0] for row in rows]
+
+    def _insert_rows(
+        self,
+        rows: list[tuple[Any, ...]],
+        explicit: dict[int, int],
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """Give the rows without an id the next ids, and insert them all in one transaction."""
         with self._write() as conn:
             self._check_ids_free(conn, explicit)
             next_id = max(self._last_id(conn), max(explicit, default=0)) + 1
@@ -638,11 +672,6 @@ class JobStore:
                 conn.executemany(_INSERT_SQL, rows[start : start + batch_size])
                 if progress is not None:
                     progress(min(start + batch_size, len(rows)))
-        if self._listeners:
-            for row in rows:
-                if row[_TRANSIENT] != 1:
-                    self._notify("ADDED", row[0], row_to_job(row))
-        return [row[0] for row in rows]
 
     @staticmethod
     def _last_id(conn: sqlite3.Connection) -> int:
@@ -675,22 +704,6 @@ class JobStore:
         """
         return subscribe(self, callback, credentials)
 
-    def _notify(self, kind: str, job_id: int, job: dict[str, Any] | None) -> None:
-        """Tell every listener about a committed change: ``listener(kind, job_id, job)``.
-
-        ``kind`` is "ADDED", "CHANGED" or "REMOVED" (also for retention); ``job``
-        is the job after the change (for REMOVED, as it was when deleted).
-        Transient jobs are never reported. Listeners run on the writing thread
-        after the commit; one that raises is logged and skipped.
-        """
-        for listener in list(self._listeners):
-            try:
-                listener(kind, job_id, job)
-            except Exception:
-                logger.exception(
-                    "job store listener %r failed on %s of job %s", listener, kind, job_id
-                )
-
     # -- transition machinery ------------------------------------------------
 
     def _update(
@@ -710,13 +723,15 @@ class JobStore:
         sql = f"UPDATE jobs SET {assignments} WHERE id = ? AND {guard}"
         if self._listeners:
             sql += f" RETURNING {SELECT_SQL}"
-        # One statement in autocommit mode is atomic; no BEGIN/COMMIT needed.
-        rows, cursor = self._conns.execute(sql, (*params, job_id))
-        if cursor.rowcount != 1:
-            with self._conns.statement() as conn:
-                raise self._refusal(conn, job_id, action, rule)
-        if rows and rows[0][_TRANSIENT] != 1:
-            self._notify("CHANGED", job_id, row_to_job(rows[0]))
+        with self._events.ordered():
+            # One statement in autocommit mode is atomic; no BEGIN/COMMIT needed.
+            rows, cursor = self._conns.execute(sql, (*params, job_id))
+            if cursor.rowcount != 1:
+                with self._conns.statement() as conn:
+                    raise self._refusal(conn, job_id, action, rule)
+            if rows and rows[0][_TRANSIENT] != 1:
+                self._events.put("CHANGED", job_id, row_to_job(rows[0]))
+        self._events.deliver()
 
     def _finish(
         self,
@@ -745,29 +760,31 @@ class JobStore:
         )
         now = now_timestamp()
         outcome = Outcome()
-        with self._write() as conn:
-            rows = conn.execute(sql, (state, now, *params, job_id, *guard_params)).fetchall()
-            if not rows:
-                if quiet:
-                    return False
-                raise self._refusal(conn, job_id, action, rule)
-            row = rows[0]
-            transient, logs_path = (
-                (row[_TRANSIENT], row[_LOGS_PATH]) if listening else (row[0], row[1])
-            )
-            if logs_path is not None:
-                text = self._excerpt(job_id)
-                if text is not None:
-                    row = conn.execute(
-                        f"UPDATE jobs SET logs_excerpt = ? WHERE id = ? RETURNING {returning}",
-                        (text, job_id),
-                    ).fetchall()[0]
-            retention = self._retention
-            if transient and retention.removes_on_finish:
-                delete_jobs(conn, "?", (job_id,), outcome)
-            retention.prune(conn, outcome, now=now, notify=listening)
-        if listening and not transient:
-            outcome.events.insert(0, ("CHANGED", job_id, row_to_job(row)))
+        with self._events.ordered():
+            with self._write() as conn:
+                rows = conn.execute(sql, (state, now, *params, job_id, *guard_params)).fetchall()
+                if not rows:
+                    if quiet:
+                        return False
+                    raise self._refusal(conn, job_id, action, rule)
+                row = rows[0]
+                transient, logs_path = (
+                    (row[_TRANSIENT], row[_LOGS_PATH]) if listening else (row[0], row[1])
+                )
+                if logs_path is not None:
+                    text = self._excerpt(job_id)
+                    if text is not None:
+                        row = conn.execute(
+                            f"UPDATE jobs SET logs_excerpt = ? WHERE id = ? RETURNING {returning}",
+                            (text, job_id),
+                        ).fetchall()[0]
+                retention = self._retention
+                if transient and retention.removes_on_finish:
+                    delete_jobs(conn, "?", (job_id,), outcome)
+                retention.prune(conn, outcome, now=now, notify=listening)
+            if listening and not transient:
+                outcome.events.insert(0, ("CHANGED", job_id, row_to_job(row)))
+            self._queue_events(outcome)
         self._after_commit(outcome)
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -93,3 +94,63 @@ def test_refused_transition_sends_nothing(store: JobStore) -> None:
         store.start(job_id)
         store.start(job_id)
     assert recorder.kinds() == [("CHANGED", job_id)]
+
+
+_RANK = {"WAITING": 0, "RUNNING": 1, "SUCCESS": 2, "FAILED": 2, "ABORTED": 2}
+
+
+def test_events_arrive_in_commit_order_across_threads(make_store: Any) -> None:
+    """Each job's events, as one listener receives them from six writing threads: ADDED
+    first, states never going back, REMOVED (retention of another thread's finish) last."""
+    store = make_store(max_finished=3)
+    received: dict[int, list[tuple[str, str]]] = {}
+
+    def listener(kind: str, job_id: int, job: dict[str, Any] | None) -> None:
+        assert job is not None
+        received.setdefault(job_id, []).append((kind, job["state"]))
+
+    store._listeners.append(listener)
+
+    def work() -> None:
+        for _ in range(60):
+            job_id = store.create("m")
+            store.start(job_id)
+            store.set_progress(job_id, 50)
+            store.succeed(job_id)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(received) == 360
+    for job_id, events in received.items():
+        kinds = [kind for kind, _ in events]
+        assert kinds[0] == "ADDED" and "ADDED" not in kinds[1:], (job_id, events)
+        assert "REMOVED" not in kinds[:-1], (job_id, events)
+        ranks = [_RANK[state] for _, state in events]
+        assert ranks == sorted(ranks), (job_id, events)
+    kept = {job["id"] for job in store.get_jobs()}
+    assert {job_id for job_id, events in received.items() if events[-1][0] != "REMOVED"} == kept
+
+
+def test_a_write_from_a_listener_is_delivered_after_the_event_under_way(store: JobStore) -> None:
+    """Every listener hears of the first change before any hears of the one a listener made."""
+    heard: list[tuple[str, int, str]] = []
+
+    def first(kind: str, job_id: int, job: dict[str, Any] | None) -> None:
+        heard.append(("first", job_id, kind))
+        if kind == "ADDED" and job is not None and job["method"] == "outer":
+            store.create("inner")
+
+    def second(kind: str, job_id: int, job: dict[str, Any] | None) -> None:
+        heard.append(("second", job_id, kind))
+
+    store._listeners.extend([first, second])
+    outer = store.create("outer")
+    assert heard == [
+        ("first", outer, "ADDED"),
+        ("second", outer, "ADDED"),
+        ("first", outer + 1, "ADDED"),
+        ("second", outer + 1, "ADDED"),
+    ]
