@@ -11,6 +11,7 @@ from .errors import (
     PermissionDenied,
     QueryError,
     SchemaError,
+    StoreBusy,
 )
 from .store import JobStore
 
@@ -24,6 +25,7 @@ __all__ = [
     "PermissionDenied",
     "QueryError",
     "SchemaError",
+    "StoreBusy",
 ]
 
 from .query.evaluate import filter_list

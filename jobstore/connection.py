@@ -29,7 +29,7 @@ from typing import Any
 import sqlite_utils
 
 from . import schema
-from .errors import JobStoreError
+from .errors import JobStoreError, StoreBusy
 from .query import functions
 
 __all__ = ["Connections", "is_busy"]
@@ -47,7 +47,7 @@ PAGE_SIZE = 2048
 
 def is_busy(exc: BaseException) -> bool:
     """True for SQLITE_BUSY / SQLITE_LOCKED ("database is locked"), worth a retry."""
-    if not isinstance(exc, sqlite3.OperationalError):
+    if not isinstance(exc, sqlite3.OperationalError) or isinstance(exc, StoreBusy):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
@@ -263,8 +263,13 @@ class Connections:
             try:
                 return action()
             except sqlite3.OperationalError as exc:
-                if not is_busy(exc) or time.monotonic() >= deadline:
+                if not is_busy(exc):
                     raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"{exc}: another connection kept the database locked for more than "
+                        f"{2 * self.busy_timeout:g} s (twice busy_timeout)"
+                    ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 

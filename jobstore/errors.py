@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 __all__ = [
     "IllegalTransition",
     "InvalidJob",
@@ -11,6 +13,7 @@ __all__ = [
     "PermissionDenied",
     "QueryError",
     "SchemaError",
+    "StoreBusy",
 ]
 
 
@@ -44,3 +47,10 @@ class PermissionDenied(JobStoreError, PermissionError):
 
 class SchemaError(JobStoreError):
     """The database file has a schema this version cannot open or migrate."""
+
+
+class StoreBusy(JobStoreError, sqlite3.OperationalError):
+    """Another connection kept the database locked longer than the busy timeout allowed.
+
+    Also an ``sqlite3.OperationalError``, as the "database is locked" it stands for.
+    """

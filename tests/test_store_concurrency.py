@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -196,3 +197,28 @@ def test_a_forked_child_opens_its_own_connection(store: JobStore) -> None:
     assert store.get_job(child_job)["result"] == "from the child"
     store.start(parent_job)  # the parent's connection still works
     assert store.get_job(parent_job)["state"] == "RUNNING"
+
+
+def test_a_write_locked_out_too_long_raises_store_busy(store_path: Path) -> None:
+    """Another process holding the write lock past twice the busy timeout: StoreBusy, which
+    is both a JobStoreError and the sqlite3.OperationalError it stands for; nothing written."""
+    with JobStore(store_path, busy_timeout=0.05) as store:
+        job_id = store.create("m")
+        holder = sqlite3.connect(store_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            for call in (
+                lambda: store.create("m"),
+                lambda: store.start(job_id),
+                lambda: store.insert_many([{"method": "m"}]),
+                lambda: store.prune(),
+            ):
+                with pytest.raises(jobstore.StoreBusy, match="database is locked") as caught:
+                    call()
+                assert isinstance(caught.value, jobstore.JobStoreError)
+                assert isinstance(caught.value, sqlite3.OperationalError)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert [job["id"] for job in store.get_jobs()] == [job_id]
+        store.start(job_id)  # the lock gone, writes go through again
