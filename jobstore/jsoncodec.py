@@ -20,6 +20,7 @@ __all__ = [
     "check_json_value",
     "check_text",
     "dumps",
+    "fits_int64",
     "has_utf8_form",
     "loads",
     "safe_repr",
@@ -41,6 +42,11 @@ class JSONValueError(InvalidJob):
         super().__init__(f"{where}: {problem}")
         self.where = where
         self.problem = problem
+
+
+def fits_int64(value: int) -> bool:
+    """True if SQLite's JSON reads ``value`` back as the same integer."""
+    return _INT64_MIN <= value <= _INT64_MAX
 
 
 def has_utf8_form(text: str) -> bool:
@@ -80,9 +86,13 @@ def safe_repr(value: object) -> str:
         return f"<{type(value).__name__} object>"
 
 
-def check_json_value(value: Any, where: str = "$") -> None:
-    """Raise JSONValueError if ``value`` is not JSON that SQLite reads back unchanged."""
-    found = _problem(value, 0)  # a value that contains itself is too deep, too
+def check_json_value(value: Any, where: str = "$", depth: int = 0) -> None:
+    """Raise JSONValueError if ``value`` is not JSON that SQLite reads back unchanged.
+
+    ``depth``: how many lists or objects hold ``value`` in the stored field
+    (``progress.extra`` is one level down in ``progress``).
+    """
+    found = _problem(value, depth)  # a value that contains itself is too deep, too
     if found is not None:
         suffix, problem = found
         # A depth error's path would be a hundred steps long: name the field.
@@ -103,7 +113,7 @@ def _problem(value: Any, depth: int) -> tuple[str, str] | None:
             return "", "strings may not contain NUL characters"
         return None if value.isascii() or has_utf8_form(value) else ("", _NO_UTF8)
     if kind is int:
-        return None if _INT64_MIN <= value <= _INT64_MAX else ("", "integers must fit in 64 bits")
+        return None if fits_int64(value) else ("", "integers must fit in 64 bits")
     if kind is float:
         return None if math.isfinite(value) else ("", f"{value!r} has no JSON form")
     if kind is list or kind is tuple:
@@ -137,9 +147,12 @@ def _problem(value: Any, depth: int) -> tuple[str, str] | None:
     return "", f"{type(value).__name__} is not a JSON type"
 
 
-def dumps(value: Any, where: str = "$") -> str:
-    """Serialise a checked JSON value to compact text (surrogates and the like refused)."""
-    check_json_value(value, where)
+def dumps(value: Any, where: str = "$", depth: int = 0) -> str:
+    """Serialise a checked JSON value to compact text (surrogates and the like refused).
+
+    ``depth`` as for ``check_json_value``.
+    """
+    check_json_value(value, where, depth)
     try:
         return orjson.dumps(value).decode()
     except (TypeError, orjson.JSONEncodeError) as exc:

@@ -21,6 +21,7 @@ __all__ = [
     "LogFolder",
     "excerpt",
     "excerpt_text",
+    "log_bytes",
 ]
 
 EXCERPT_HEAD = 10
@@ -45,7 +46,7 @@ class LogFolder:
     def append(self, job_id: int, data: bytes | str) -> Path:
         """Append ``data`` (str is written as UTF-8) to the job's log; return its path."""
         if isinstance(data, str):
-            data = data.encode("utf-8", errors="surrogateescape")
+            data = log_bytes(data)
         target = self.path_for(job_id)
         self.path.mkdir(parents=True, exist_ok=True)
         with open(target, "ab") as handle:
@@ -81,8 +82,20 @@ def excerpt_text(text: bytes | str) -> str:
     'a\\nb'
     """
     if isinstance(text, str):
-        text = text.encode("utf-8", errors="surrogateescape")
+        text = log_bytes(text)
     return _excerpt_lines(_capped_lines(io.BytesIO(text)))
+
+
+def log_bytes(text: str) -> bytes:
+    """``text`` as a log's bytes: UTF-8, undecodable bytes kept as they came.
+
+    ``surrogateescape`` gives back the bytes a subprocess's output was decoded
+    from; any other lone surrogate has no byte form and is written as ``\\udXXX``.
+    """
+    try:
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="backslashreplace")
 
 
 def _capped_lines(handle: BinaryIO) -> Iterator[bytes]:

@@ -17,11 +17,11 @@ from types import TracebackType
 from typing import Any
 
 import sqlite_utils
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import jsoncodec
 from .access import AccessPolicy, Caller, redact_job, view_redacted_roots
-from .batch import encode_batch
+from .batch import BatchError, encode_batch
 from .connection import Connections
 from .delivery import Delivery, Listener
 from .errors import IllegalTransition, InvalidJob, JobNotFound, JobStoreError
@@ -369,7 +369,8 @@ class JobStore:
             params.append(description)
         if extra is not None:
             try:
-                params.append(jsoncodec.dumps(extra, "progress.extra"))
+                # One level down in progress, as stored.
+                params.append(jsoncodec.dumps(extra, "progress.extra", depth=1))
             except jsoncodec.JSONValueError as exc:
                 raise InvalidJob(f"set_progress: {exc}") from None
             parts.append("'$.extra', json(?)")
@@ -636,7 +637,16 @@ class JobStore:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size!r}")
-        rows, explicit = encode_batch(jobs)
+        if isinstance(jobs, str | bytes | dict | BaseModel) or not isinstance(jobs, Iterable):
+            kind = type(jobs).__name__
+            raise InvalidJob(f"insert_many takes an iterable of jobs (a list of dicts), not {kind}")
+        try:
+            rows, explicit = encode_batch(jobs)
+        except BatchError as exc:
+            if exc.explicit:  # an earlier job's id may be taken: that one is the first bad job
+                with self._conns.statement() as conn:
+                    self._check_ids_free(conn, exc.explicit)
+            raise InvalidJob(str(exc)) from None
         if not rows:
             return []
         with self._events.ordered():
@@ -840,18 +850,26 @@ def _percent(percent: Any) -> int:
 
 def _exc_info(exc: BaseException) -> dict[str, Any]:
     """``exc_info`` of a caught exception, in the shape TrueNAS records."""
-    errno = getattr(exc, "errno", None)
-    extra = getattr(exc, "extra", None)
+    errno = _attribute(exc, "errno")
+    extra = _attribute(exc, "extra")
     try:
-        jsoncodec.check_json_value(extra, "exc_info.extra")
+        jsoncodec.dumps(extra, "exc_info.extra", depth=1)  # as stored, orjson included
     except jsoncodec.JSONValueError:
         extra = jsoncodec.storable_text(jsoncodec.safe_repr(extra))
     return {
         "repr": jsoncodec.storable_text(jsoncodec.safe_repr(exc)),
         "type": jsoncodec.storable_text(type(exc).__name__),
-        "errno": errno if type(errno) is int else None,
+        "errno": errno if type(errno) is int and jsoncodec.fits_int64(errno) else None,
         "extra": extra,
     }
+
+
+def _attribute(exc: BaseException, name: str) -> Any:
+    """``exc.<name>``, or None when it is missing or reading it raises (a hostile property)."""
+    try:
+        return getattr(exc, name, None)
+    except Exception:
+        return None
 
 
 def _describe(exc: ValidationError, where: str) -> str:

@@ -174,3 +174,20 @@ def test_when_the_highest_id_is_taken_no_new_id_is_given(store: JobStore) -> Non
         store.create("m")
     assert [job["id"] for job in store._select_all()] == [top]
     assert store.insert_many([{"method": "a", "id": 5}]) == [5]  # explicit ids still fit
+
+
+@pytest.mark.parametrize("jobs", [None, 5, {"method": "m"}, "jobs", Job(method="m")])
+def test_what_is_not_a_collection_of_jobs_is_refused(store: JobStore, jobs: Any) -> None:
+    with pytest.raises(InvalidJob, match="insert_many takes an iterable of jobs"):
+        store.insert_many(jobs)
+
+
+def test_the_error_names_the_first_bad_job_whatever_makes_it_bad(store: JobStore) -> None:
+    """Schema errors are found per chunk, values per job and taken ids in the store last:
+    the message still names the earliest bad job."""
+    taken = store.create("m")
+    with pytest.raises(InvalidJob, match=r"^job #1, field 'arguments'"):
+        store.insert_many([{"method": "a"}, {"method": "b", "arguments": ["\x00"]}, {"method": 5}])
+    with pytest.raises(InvalidJob, match=rf"^job #1, field 'id': a job with id {taken}"):
+        store.insert_many([{"method": "a"}, {"method": "b", "id": taken}, {"method": 5}])
+    assert [job["id"] for job in store._select_all()] == [taken]

@@ -451,3 +451,33 @@ def test_refused_start_does_not_blame_abortable(store: JobStore) -> None:
         store.start(job_id)
     assert "abortable" not in str(caught.value)
     assert "it is RUNNING; only a WAITING job can start" in str(caught.value)
+
+
+def test_fail_with_records_an_exception_whatever_its_attributes(store: JobStore) -> None:
+    class Odd(OSError):
+        @property
+        def extra(self) -> Any:
+            raise RuntimeError("no extra")
+
+    for errno_value, extra_owner in ((2**64, None), (-(2**63), None), (5, Odd)):
+        job_id = _running(store)
+        exc: BaseException = Odd("x") if extra_owner else OSError("x")
+        exc.errno = errno_value  # type: ignore[attr-defined]
+        store.fail_with(job_id, exc)
+        info = store.get_job(job_id)["exc_info"]
+        assert info["errno"] == (None if errno_value == 2**64 else errno_value)
+        assert info["extra"] is None
+
+
+def test_an_extra_too_deep_where_it_is_stored_is_refused_or_recorded_as_text(
+    store: JobStore,
+) -> None:
+    """progress.extra and exc_info.extra sit one level down: 99 levels fit, 100 do not."""
+    job_id = _running(store)
+    store.set_progress(job_id, extra=_nested(98))  # 99 lists: the innermost counts too
+    with pytest.raises(InvalidJob, match=r"progress\.extra"):
+        store.set_progress(job_id, extra=_nested(99))
+    exc = RuntimeError("x")
+    exc.extra = _nested(99)  # type: ignore[attr-defined]
+    store.fail_with(job_id, exc)
+    assert store.get_job(job_id)["exc_info"]["extra"] == repr(_nested(99))

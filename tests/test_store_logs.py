@@ -153,3 +153,12 @@ def test_the_excerpt_of_a_huge_line_is_read_in_bounded_memory(store: JobStore) -
     excerpt = store.get_job(job_id)["logs_excerpt"]
     assert excerpt.endswith(f"... ({(64 << 20) - EXCERPT_LINE_BYTES} more bytes)")
     assert excerpt.startswith("start\n\ufffd")
+
+
+def test_any_lone_surrogate_in_log_text_is_written(store: JobStore) -> None:
+    """surrogateescape gives back a subprocess's raw bytes; other surrogates become escapes."""
+    job_id = store.create("m")
+    store.start(job_id)
+    store.append_log(job_id, b"raw \xff\n".decode("utf-8", "surrogateescape"))
+    store.append_log(job_id, "odd \ud800\n")
+    assert (store.logs_dir / f"{job_id}.log").read_bytes() == b"raw \xff\nodd \\ud800\n"
