@@ -1,16 +1,25 @@
-"""Shared fixtures: fresh job stores on real SQLite files (WAL) and in memory."""
+"""Shared fixtures: fresh job stores on real SQLite files (WAL) and in memory.
+
+Also the hypothesis profiles, here so that every test file sees them (run
+alone too): ``ci`` is derandomised so that a CI failure reproduces exactly.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from jobstore.models import JOB_FIELDS, Job
 from jobstore.store import JobStore
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
