@@ -435,8 +435,9 @@ class JobStore:
         try:
             info = None if exc_info is None else ExcInfo.model_validate(exc_info).model_dump()
             info_text = jsoncodec.dumps(info, "exc_info")
-            jsoncodec.check_json_value(error, "error")
-            jsoncodec.check_json_value(exception, "exception")
+            # Plain text columns, as for create's: only lone surrogates are refused.
+            jsoncodec.check_text(error, "error")
+            jsoncodec.check_text(exception, "exception")
         except ValidationError as exc:
             raise InvalidJob(_describe(exc, "fail: exc_info")) from None
         except jsoncodec.JSONValueError as exc:
@@ -578,7 +579,7 @@ class JobStore:
             raise InvalidJob(f"recover: error must be a string, not {error!r}")
         if error is not None:
             try:
-                jsoncodec.check_json_value(error, "error")
+                jsoncodec.check_text(error, "error")
             except jsoncodec.JSONValueError as exc:
                 raise InvalidJob(f"recover: {exc}") from None
         changed = []

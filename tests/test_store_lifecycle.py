@@ -366,15 +366,25 @@ def test_create_refuses_what_cannot_be_stored(store: JobStore, kwargs: dict[str,
     assert store._select_all() == []
 
 
-@pytest.mark.parametrize("error", ["a\x00b", "lone \ud800"])
-def test_fail_and_recover_refuse_an_unstorable_message(store: JobStore, error: str) -> None:
+@pytest.mark.parametrize("field", ["error", "exception"])
+def test_fail_and_recover_refuse_a_lone_surrogate(store: JobStore, field: str) -> None:
     job_id = _running(store)
     before = store._select_all()
-    with pytest.raises(InvalidJob, match="error"):
-        store.fail(job_id, error)
-    with pytest.raises(InvalidJob, match="error"):
-        store.recover(error=error)
+    with pytest.raises(InvalidJob, match=field):
+        store.fail(job_id, **{"error": "boom", field: "lone \ud800"})
+    if field == "error":
+        with pytest.raises(InvalidJob, match="error"):
+            store.recover(error="lone \ud800")
     assert store._select_all() == before
+
+
+def test_fail_keeps_nul_in_its_text_fields_as_create_does(store: JobStore) -> None:
+    """error and exception are plain text columns, like description: a NUL is stored as is."""
+    job_id = store.create("m", description="d\x00d")
+    store.start(job_id)
+    store.fail(job_id, "e\x00rr", exception="Traceback\x00")
+    job = store.get_jobs([["error", "=", "e\x00rr"]], {"get": True})
+    assert (job["id"], job["description"], job["exception"]) == (job_id, "d\x00d", "Traceback\x00")
 
 
 @pytest.mark.parametrize(
