@@ -24,6 +24,17 @@ __all__ = ["FINISHED_SQL", "Outcome", "Retention", "delete_jobs"]
 
 FINISHED_SQL = "('SUCCESS', 'FAILED', 'ABORTED')"
 
+# FROM/WHERE of the finished transient jobs finished before the bound
+# timestamp. INDEXED BY here and in prune: without statistics the planner
+# prefers (state, method) and would read every finished job. A finished job
+# without a time_finished (only an import can lack it) finished at an unknown
+# time before now: its grace has passed.
+_EXPIRED_TRANSIENT_SQL = (
+    "FROM jobs INDEXED BY jobs_transient_finished "
+    "WHERE transient = 1 AND (time_finished IS NULL OR time_finished < ?) "
+    f"AND state IN {FINISHED_SQL}"
+)
+
 
 class Outcome:
     """What a committed write still owes: events to send and log files to delete."""
@@ -69,6 +80,22 @@ class Retention:
         """Whether a transient job is deleted in the very write that finishes it."""
         return self.transient_grace is not None and self.transient_grace <= 0
 
+    @property
+    def expires_later(self) -> bool:
+        """Whether finished transient jobs wait out a grace period before deletion."""
+        return self.transient_grace is not None and self.transient_grace > 0
+
+    def any_expired(self, conn: sqlite3.Connection) -> bool:
+        """Whether a finished transient job has waited out its grace period (a read)."""
+        if self.transient_grace is None:
+            return False
+        sql = f"SELECT EXISTS (SELECT 1 {_EXPIRED_TRANSIENT_SQL})"
+        return bool(conn.execute(sql, (self._expiry(),)).fetchone()[0])
+
+    def _expiry(self) -> str:
+        """Transient jobs finished before this timestamp have waited out their grace."""
+        return format_timestamp(datetime.now(UTC) - timedelta(seconds=self.transient_grace or 0))
+
     def prune(
         self, conn: sqlite3.Connection, outcome: Outcome, *, now: str | None, notify: bool
     ) -> None:
@@ -84,18 +111,11 @@ class Retention:
         if grace is None and limit is None:
             return
         if grace is not None and (grace > 0 or now is None):
-            now = format_timestamp(datetime.now(UTC) - timedelta(seconds=grace))
-        # INDEXED BY here and below: without statistics the planner prefers
-        # (state, method) and would read every finished job. A finished job
-        # without a time_finished (only an import can lack it) finished at an
-        # unknown time before now: its grace has passed, and it is the oldest.
-        transient_sql = (
-            "FROM jobs INDEXED BY jobs_transient_finished "
-            "WHERE transient = 1 AND (time_finished IS NULL OR time_finished < ?) "
-            f"AND state IN {FINISHED_SQL}"
-        )
-        # The undated finished jobs sit at the index's NULL end among the
-        # unfinished ones (a daemon's few), which "IS NOT NULL" skips below.
+            now = self._expiry()
+        transient_sql = _EXPIRED_TRANSIENT_SQL
+        # The undated finished jobs (the oldest, having no date) sit at the
+        # index's NULL end among the unfinished ones (a daemon's few), which
+        # "IS NOT NULL" skips below.
         undated_sql = (
             "FROM jobs INDEXED BY jobs_time_finished "
             f"WHERE time_finished IS NULL AND state IN {FINISHED_SQL} AND transient = 0"

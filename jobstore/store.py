@@ -87,10 +87,11 @@ class JobStore:
     Retention: at most ``max_finished`` finished non-transient jobs are kept
     (the oldest by ``time_finished``, then ``id``, are deleted with their
     logs when a job finishes); a transient job is deleted once it has been
-    finished for ``transient_grace`` seconds (immediately by default, else on
-    a later write). WAITING and RUNNING jobs are never pruned. ``insert_many``
-    keeps an imported history as given; it is trimmed on the next finish or
-    by ``prune()``. ``None`` turns either rule off (``max_finished=None,
+    finished for ``transient_grace`` seconds (immediately by default, else by
+    the first create, start or finish after that, or ``prune()``). WAITING
+    and RUNNING jobs are never pruned. ``insert_many`` keeps an imported
+    history as given; it is trimmed on the next finish or by ``prune()``.
+    ``None`` turns either rule off (``max_finished=None,
     transient_grace=None`` keeps every job: a history analysed offline).
 
     Logs live in ``logs_dir`` (default ``<db path>.logs/``); for ``:memory:``
@@ -330,6 +331,7 @@ class JobStore:
             if rows:
                 self._events.put("ADDED", job_id, row_to_job(rows[0]))
         self._events.deliver()
+        self._expire_transient()
         return job_id
 
     def start(self, job_id: int) -> None:
@@ -342,6 +344,7 @@ class JobStore:
             "state = 'WAITING'",
             (now_timestamp(), current_runner()),
         )
+        self._expire_transient()
 
     def set_progress(
         self,
@@ -546,6 +549,21 @@ class JobStore:
             self._queue_events(outcome)
         self._after_commit(outcome)
         return outcome.removed
+
+    def _expire_transient(self) -> None:
+        """With a grace period, delete the transient jobs that have waited it out.
+
+        Finishing a job already prunes; creating and starting one do this too,
+        so that on a store where jobs come and go an expired transient job
+        does not linger until the next finish. Costs one indexed read.
+        """
+        retention = self._retention
+        if not retention.expires_later:
+            return
+        with self._conns.statement() as conn:
+            due = retention.any_expired(conn)
+        if due:
+            self.prune()
 
     def _queue_events(self, outcome: Outcome) -> None:
         """Queue a committed write's events (inside ``self._events.ordered()``)."""

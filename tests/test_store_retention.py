@@ -108,6 +108,32 @@ def test_transient_grace_keeps_it_until_a_later_write(make_store: Make) -> None:
     assert other in _ids(store)
 
 
+@pytest.mark.parametrize("write", ["create", "start", "prune"])
+def test_an_expired_transient_job_goes_at_the_next_create_or_start(
+    make_store: Make, write: str
+) -> None:
+    store = make_store(transient_grace=3600)
+    waiting = store.create("w")
+    expired = _finish(store, transient=True)
+    fresh = _finish(store, transient=True)
+    store.transient_grace = 0.001
+    store._connection().execute(  # `fresh` finished in the future: its grace runs on
+        "UPDATE jobs SET time_finished = '9999-01-01T00:00:00.000000+00:00' WHERE id = ?",
+        (fresh,),
+    )
+    time.sleep(0.01)
+    store.get_jobs()  # a read deletes nothing
+    assert expired in _ids(store)
+    if write == "create":
+        store.create("m")
+    elif write == "start":
+        store.start(waiting)
+    else:
+        assert store.prune() == [expired]
+    assert expired not in _ids(store)
+    assert fresh in _ids(store)
+
+
 def test_transient_jobs_do_not_count_against_max_finished(make_store: Make) -> None:
     store = make_store(max_finished=2, transient_grace=60)
     kept = [_finish(store), _finish(store)]
