@@ -43,13 +43,18 @@ class LogFolder:
         # int() so that nothing but digits can ever reach the file name.
         return self.path / f"{int(job_id)}.log"
 
-    def append(self, job_id: int, data: bytes | str) -> Path:
-        """Append ``data`` (str is written as UTF-8) to the job's log; return its path."""
+    def append(self, job_id: int, data: bytes | str, *, first: bool = False) -> Path:
+        """Append ``data`` (str is written as UTF-8) to the job's log; return its path.
+
+        ``first``: the job has no log yet, so a file already at its path is
+        another job's (a deleted database's, or an id reused by a new one)
+        and is replaced rather than continued.
+        """
         if isinstance(data, str):
             data = log_bytes(data)
         target = self.path_for(job_id)
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(target, "ab") as handle:
+        with open(target, "wb" if first else "ab") as handle:
             handle.write(data)
         return target
 

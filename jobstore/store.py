@@ -512,9 +512,12 @@ class JobStore:
                     f"cannot append to the log of job {job_id}: it is {row[0]}; "
                     "a finished job's log is closed"
                 )
-            path = self._logs.append(job_id, data)
-            if row[1] is not None:
+            logs_path = row[1]
+            path = self._logs.append(job_id, data, first=logs_path is None)
+            if logs_path == str(path):
                 return None
+            # Also when an imported job named a log elsewhere: logs_path names
+            # the file written, the one its excerpt will be read from.
             return conn.execute(
                 f"UPDATE jobs SET logs_path = ? WHERE id = ? RETURNING {SELECT_SQL}",
                 (str(path), job_id),
@@ -800,7 +803,8 @@ class JobStore:
                 transient, logs_path = (
                     (row[_TRANSIENT], row[_LOGS_PATH]) if listening else (row[0], row[1])
                 )
-                if logs_path is not None:
+                # Only the job's own file: an imported logs_path may name any file.
+                if logs_path is not None and logs_path == str(self._logs.path_for(job_id)):
                     text = self._excerpt(job_id)
                     if text is not None:
                         row = conn.execute(

@@ -162,3 +162,42 @@ def test_any_lone_surrogate_in_log_text_is_written(store: JobStore) -> None:
     store.append_log(job_id, b"raw \xff\n".decode("utf-8", "surrogateescape"))
     store.append_log(job_id, "odd \ud800\n")
     assert (store.logs_dir / f"{job_id}.log").read_bytes() == b"raw \xff\nodd \\ud800\n"
+
+
+def test_a_new_job_does_not_continue_a_stale_file_at_its_log_path(
+    store: JobStore, store_path: Path
+) -> None:
+    # Left by a deleted database whose job had the same id.
+    stale = Path(f"{store_path}.logs") / "1.log"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"someone else's secret output\n")
+    job_id = store.create("m")
+    assert job_id == 1
+    store.start(job_id)
+    store.append_log(job_id, b"mine\n")
+    store.append_log(job_id, b"mine too\n")
+    store.succeed(job_id)
+    assert stale.read_bytes() == b"mine\nmine too\n"
+    assert store.get_job(job_id)["logs_excerpt"] == "mine\nmine too"
+
+
+def test_an_imported_logs_path_elsewhere_is_never_read_and_is_replaced_on_append(
+    store: JobStore, tmp_path: Path
+) -> None:
+    foreign = tmp_path / "foreign.log"
+    foreign.write_bytes(b"not this job's\n")
+    quiet, appended = store.insert_many(
+        [
+            {"method": "m", "state": "RUNNING", "logs_path": str(foreign), "logs_excerpt": "old"},
+            {"method": "m", "state": "RUNNING", "logs_path": str(foreign)},
+        ]
+    )
+    store.append_log(appended, b"appended\n")
+    store.succeed(quiet)
+    store.succeed(appended)
+    assert store.get_job(quiet)["logs_path"] == str(foreign)
+    assert store.get_job(quiet)["logs_excerpt"] == "old"
+    own = store.get_job(appended)
+    assert own["logs_path"] == str(store.logs_dir / f"{appended}.log")
+    assert own["logs_excerpt"] == "appended"
+    assert foreign.read_bytes() == b"not this job's\n"
