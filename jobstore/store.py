@@ -457,6 +457,8 @@ class JobStore:
 
     def fail_with(self, job_id: int, exc: BaseException) -> None:
         """Record a caught exception: ``fail(job_id, exc)``."""
+        if not isinstance(exc, BaseException):  # a message belongs in fail()
+            raise InvalidJob(f"fail_with: exc must be an exception, not {type(exc).__name__}")
         self.fail(job_id, exc)
 
     def abort(self, job_id: int, credentials: Any = None) -> None:

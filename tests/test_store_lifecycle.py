@@ -411,6 +411,15 @@ def test_fail_with_records_any_exception_text(store: JobStore, message: str, sto
     job["exception"].encode("utf-8")  # storable text, whatever the exception said
 
 
+@pytest.mark.parametrize("not_exception", ["a message", None, RuntimeError])
+def test_fail_with_refuses_what_is_not_an_exception(store: JobStore, not_exception: Any) -> None:
+    job_id = _running(store)
+    before = store._select_all()
+    with pytest.raises(InvalidJob, match="fail_with: exc must be an exception"):
+        store.fail_with(job_id, not_exception)
+    assert store._select_all() == before
+
+
 def test_fail_with_survives_an_exception_that_cannot_describe_itself(store: JobStore) -> None:
     class Broken(Exception):
         extra = _cyclic()
