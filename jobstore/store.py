@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 import tempfile
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -282,12 +282,12 @@ class JobStore:
         try:
             job = Job(
                 method=method,
-                arguments=list(arguments) if isinstance(arguments, tuple) else arguments,
+                arguments=_listed(arguments),
                 description=description,
                 transient=transient,
                 abortable=abortable,
                 credentials=credentials,
-                message_ids=list(message_ids) if isinstance(message_ids, tuple) else message_ids,
+                message_ids=_listed(message_ids),
             )
             jsoncodec.check_text(job.method, "method")
             jsoncodec.check_text(job.description, "description")
@@ -844,6 +844,15 @@ class JobStore:
         # Only abort refuses a RUNNING job, and only for not being abortable.
         detail = " and not abortable" if action == "abort" and state == "RUNNING" else ""
         return IllegalTransition(f"cannot {action} job {job_id}: it is {state}{detail}; {rule}")
+
+
+def _listed(values: Any) -> Any:
+    """Any iterable as a list, but text and mappings as they are (the model refuses them)."""
+    if isinstance(values, list | str | bytes | bytearray | Mapping) or not isinstance(
+        values, Iterable
+    ):
+        return values
+    return list(values)
 
 
 def _check_id(job_id: Any) -> int:

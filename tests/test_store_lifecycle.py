@@ -51,6 +51,8 @@ def test_create_records_a_waiting_job(store: JobStore, check_job: Any) -> None:
     [
         ({"method": 5}, "method"),
         ({"method": "m", "arguments": "not a list"}, "arguments"),
+        ({"method": "m", "arguments": {"a": 1}}, "arguments"),
+        ({"method": "m", "message_ids": b"ab"}, "message_ids"),
         ({"method": "m", "credentials": {"type": "x"}}, "credentials.data"),
         ({"method": "m", "transient": 1}, "transient"),
         ({"method": "m", "arguments": [float("nan")]}, "arguments[0]"),
@@ -60,6 +62,12 @@ def test_create_validates(store: JobStore, kwargs: dict[str, Any], field: str) -
     with pytest.raises(InvalidJob, match=field.replace("[", r"\[").replace("]", r"\]")):
         store.create(**kwargs)
     assert store._select_all() == []
+
+
+def test_create_takes_arguments_and_message_ids_from_any_iterable(store: JobStore) -> None:
+    job_id = store.create("m", (x * 2 for x in (1, 2)), message_ids=iter(["a", "b"]))
+    job = store.get_job(job_id)
+    assert (job["arguments"], job["message_ids"]) == ([2, 4], ["a", "b"])
 
 
 def test_ids_increase(store: JobStore) -> None:
