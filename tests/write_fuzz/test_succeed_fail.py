@@ -346,7 +346,9 @@ def test_fail_with_records_any_caught_exception(
 
 
 @FAST
-@given(drawn=targets, exc=st.sampled_from([None, 5, b"boom", ["boom"], Exception, Opaque()]))
+@given(
+    drawn=targets, exc=st.sampled_from([None, 5, "boom", b"boom", ["boom"], Exception, Opaque()])
+)
 def test_fail_with_refuses_what_is_not_an_exception(drawn: Any, exc: Any) -> None:
     """``fail_with(job_id, exc)`` records exceptions; anything else is an InvalidJob."""
     with world(None) as w:
