@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import InvalidJob
 from ..store import JobStore
 from .app import TOO_DEEP, CLIError
-from .output import stderr
+from .output import json_text, stderr
 
 __all__ = ["History", "load", "read_history", "sample_history", "write_history"]
 
@@ -142,7 +142,7 @@ def _name_job(message: str, history: History) -> str:
 
 
 def _dump(jobs: list[dict[str, Any]], out: TextIO, jsonl: bool) -> None:
-    lines = (json.dumps(job, ensure_ascii=False) for job in jobs)
+    lines = (json_text(job) for job in jobs)
     if jsonl:
         for line in lines:
             out.write(line + "\n")

@@ -11,7 +11,7 @@ from rich.table import Table
 from .app import cli, existing_db, open_store
 from .args import format_option, pick_format
 from .demo import STATES
-from .output import echo_json, stderr, stdout
+from .output import cell, echo_json, stderr, stdout
 
 __all__ = ["recover", "stats"]
 
@@ -68,7 +68,7 @@ def stats(db: str, output_format: str | None) -> None:
         table.add_column(state, justify="right")
     for method in sorted(by_method):
         counts = by_method[method]
-        table.add_row(method, *(str(counts[s]) for s in STATES), str(counts.total()))
+        table.add_row(cell(method), *(str(counts[s]) for s in STATES), str(counts.total()))
     table.add_section()
     table.add_row("total", *(str(by_state[s]) for s in STATES), str(len(rows)), style="bold")
     stdout().print(table)

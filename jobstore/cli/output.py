@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,10 +19,12 @@ __all__ = [
     "echo_json",
     "echo_jsonl",
     "jobs_table",
+    "json_text",
     "mapping_table",
     "owner",
     "stderr",
     "stdout",
+    "visible",
 ]
 
 #: The columns of a whole-job table: enough to tell jobs apart in a terminal.
@@ -33,6 +36,36 @@ _MIN_FREE = 24  # a free-text column narrower than this is unreadable
 _DROPPABLE = ("time_started", "owner", "state")
 #: Columns that give up width first when a table does not fit.
 _FREE_TEXT = frozenset({"error", "description", "exception", "arguments", "result"})
+#: Characters a terminal may act on rather than show: C0 and C1 controls, DEL,
+#: line/paragraph separators, bidirectional overrides. Job text comes from
+#: anyone who could start a job or hand over a history file, and must not
+#: restyle, retitle or reorder the reader's terminal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: The same outside JSON strings' own escapes (json.dumps escapes C0 already).
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with the characters a terminal would act on written as escapes (``\\x1b``)."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON that is safe to show on a terminal, and loads back the same.
+
+    Only characters inside strings are escaped (JSON has no others of these),
+    as ``\\u009b``: the same string to any JSON reader.
+    """
+    return _UNSAFE_IN_JSON.sub(_json_escape, json.dumps(value, indent=indent, ensure_ascii=False))
 
 
 def stdout() -> Console:
@@ -55,13 +88,13 @@ def stderr() -> Console:
 
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON (job dicts need no custom encoder)."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    click.echo(json_text(value, indent=2))
 
 
 def echo_jsonl(values: Iterable[Any]) -> None:
     """Print one compact JSON document per line."""
     for value in values:
-        click.echo(json.dumps(value, ensure_ascii=False))
+        click.echo(json_text(value))
 
 
 def owner(job: Mapping[str, Any]) -> str | None:
@@ -74,11 +107,14 @@ def owner(job: Mapping[str, Any]) -> str | None:
 
 
 def cell(value: Any) -> str:
-    """A table cell: strings as they are, other values as compact JSON, long ones cut."""
+    """A table cell: strings as they are, other values as compact JSON, long ones cut.
+
+    Whitespace runs become one space; other control characters, escapes.
+    """
     if value is None:
         return "-"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = " ".join(text.split())
+    text = visible(" ".join(text.split()))
     return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
 
 
@@ -163,5 +199,5 @@ def mapping_table(values: Mapping[str, Any], title: str | None = None) -> Table:
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in values.items():
-        table.add_row(key, cell(value))
+        table.add_row(visible(key), cell(value))
     return table

@@ -175,3 +175,30 @@ def test_commands_refuse_a_file_that_is_not_a_job_store(
     assert other.read_bytes() == before
     assert (tmp_path / "empty.db").read_bytes() == b""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "other.db"]
+
+
+_HOSTILE = "x\x1b[31mred\x1b]0;title\x07\x9b2J\u202egnp.\x7f"
+
+
+def test_job_text_cannot_drive_the_terminal(run: Run, tmp_path: Path) -> None:
+    """Control characters from job data print as escapes in tables and stay escaped in JSON."""
+    history = tmp_path / "hostile.json"
+    job = {"id": 1, "method": _HOSTILE, "state": "FAILED", "error": _HOSTILE}
+    history.write_text(json.dumps([job]), encoding="utf-8")
+    run("import", "hostile.db", history)
+    outputs = [
+        run("query", "hostile.db", "--format", "table").stdout,
+        run("query", "hostile.db", "--options", '{"get": true}', "--format", "table").stdout,
+        run("stats", "hostile.db", "--format", "table").stdout,
+    ]
+    for output in outputs:
+        assert not {"\x1b", "\x07", "\x9b", "\u202e", "\x7f"} & set(output), output
+    assert "x\\x1b[31mred" in outputs[0]
+    for format_ in ("json", "jsonl"):
+        text = run("query", "hostile.db", "--format", format_).stdout
+        assert not {"\x1b", "\x9b", "\u202e", "\x7f"} & set(text)
+        loaded = json.loads(text) if format_ == "json" else [json.loads(text)]
+        assert loaded[0]["error"] == _HOSTILE
+    run("export", "hostile.db", "--out", "out.json")
+    exported = (tmp_path / "out.json").read_text(encoding="utf-8")
+    assert "\x9b" not in exported and json.loads(exported)[0]["method"] == _HOSTILE
